@@ -1,0 +1,118 @@
+"""SSTDP speed: event-driven path vs the time-stepped reference, in one run on one machine.
+
+Network 784-400-10, t_max 255, batch 64 (the released MNIST setup). The reference path is the time-stepped
+forward (one dense matmul per step) with the plain backward that materialises the pair tensors; ours is the
+event-driven forward with the compiled backward. A float MLP training step of the same shape is the practical
+floor. Inputs are real MNIST test images when the data folder is present, else random latency codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from neuroplast.bench.common import machine, median_time
+from neuroplast.learning.sstdp import IFSpec, time_loss
+from neuroplast.models.sstdp import SSTDPNet
+
+
+def _inputs(batch: int, t_max: int):
+    from neuroplast.data.images import encode_latency
+
+    try:
+        from neuroplast.data.vision import load_mnist
+
+        images, labels = load_mnist(split="test")
+        x = torch.as_tensor(images[:batch], dtype=torch.float32).reshape(batch, -1) / 255.0
+        return encode_latency(x, t_max), torch.as_tensor(labels[:batch]).long(), "mnist test images"
+    except Exception:
+        g = torch.Generator().manual_seed(0)
+        x = (torch.rand(batch, 784, generator=g) > 0.8).float() * torch.rand(batch, 784, generator=g)
+        return encode_latency(x, t_max), torch.randint(0, 10, (batch,), generator=g), "random sparse images"
+
+
+def run(batch=64, t_max=255, hidden=400, repeats=7, checkpoint=None, out="benchmarks/results/sstdp-speed.json"):
+    torch.manual_seed(0)
+    layers = [{"type": "linear", "out": hidden, "theta": 100, "init": [0, 5]},
+              {"type": "linear", "out": 10, "theta": 100, "init": [0, 48]}]
+    spec = IFSpec(theta=100.0, t_max=t_max)
+    ours = SSTDPNet((784,), layers, spec)
+    if checkpoint:
+        ours.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False)["model"])
+    ref = SSTDPNet((784,), layers, replace(spec, backend="reference"))
+    ref.load_state_dict(ours.state_dict())
+    t_in, labels, source = _inputs(batch, t_max)
+
+    with torch.no_grad():
+        same = torch.equal(ours(t_in), ref(t_in))
+
+    def forward(net):
+        with torch.no_grad():
+            net(t_in)
+
+    def step(net):
+        opt = torch.optim.SGD(net.parameters(), lr=1e-9)
+        loss = time_loss(net(t_in), labels, t_max)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    mlp = torch.nn.Sequential(torch.nn.Linear(784, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 10))
+    mlp_opt = torch.optim.SGD(mlp.parameters(), lr=1e-3)
+    x_float = 1.0 - t_in / t_max
+
+    def mlp_step():
+        loss = torch.nn.functional.cross_entropy(mlp(x_float), labels)
+        mlp_opt.zero_grad()
+        loss.backward()
+        mlp_opt.step()
+
+    fwd_ref = median_time(lambda: forward(ref), repeats=max(3, repeats // 2), warmup=1)
+    fwd_ours = median_time(lambda: forward(ours), repeats=repeats)
+    step_ref = median_time(lambda: step(ref), repeats=max(3, repeats // 2), warmup=1)
+    step_ours = median_time(lambda: step(ours), repeats=repeats)
+    step_mlp = median_time(mlp_step, repeats=repeats)
+    big = torch.cat([t_in] * 16)
+    fwd_big = median_time(lambda: forward_big(ours, big), repeats=3)
+    result = {
+        "forward_speedup": fwd_ref / fwd_ours,
+        "train_step_speedup": step_ref / step_ours,
+        "identical_output_times": same,
+        "seconds": {"forward_reference": fwd_ref, "forward_event_driven": fwd_ours,
+                    "train_step_reference": step_ref, "train_step_event_driven": step_ours,
+                    "train_step_float_mlp": step_mlp},
+        "train_step_vs_float_mlp": step_ours / step_mlp,
+        "inference_samples_per_second": {"batch_%d" % batch: batch / fwd_ours, "batch_%d" % len(big): len(big) / fwd_big},
+        "setup": {"network": f"784-{hidden}-10", "t_max": t_max, "batch": batch, "inputs": source,
+                  "weights": checkpoint or "initial U[0,5) / U[0,48)",
+                  "reference": "time-stepped forward (dense matmul per step) + materialised pair-tensor backward",
+                  "ours": "event-driven forward + compiled SSTDP backward (numba)", "repeats": repeats,
+                  "statistic": "median after warm-up"},
+        "machine": machine(),
+        "command": "neuroplast bench sstdp",
+    }
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def forward_big(net, t_in):
+    with torch.no_grad():
+        net(t_in)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="neuroplast bench sstdp", description=__doc__)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--t-max", type=int, default=255)
+    p.add_argument("--hidden", type=int, default=400)
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--checkpoint", help="take weights from a trained SSTDP 784-H-10 checkpoint")
+    p.add_argument("--out", default="benchmarks/results/sstdp-speed.json")
+    a = p.parse_args(argv)
+    res = run(a.batch, a.t_max, a.hidden, a.repeats, a.checkpoint, a.out)
+    print(json.dumps({k: res[k] for k in ("forward_speedup", "train_step_speedup", "identical_output_times")}))

@@ -1,0 +1,154 @@
+"""Typed, validated run configuration (YAML in, pydantic models out).
+
+Everything is rejected before any work starts: an unknown key (with a did-you-mean), a wrong type or an
+impossible value ends in one line naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from neuroplast.errors import NeuroplastError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Strict):
+    dataset: str = "mnist"
+    root: str | None = None
+    fallback: str | None = Field(None, description="dataset to use when `dataset` is not on disk (e.g. digits)")
+    limit_train: int | None = Field(None, ge=1)
+    limit_test: int | None = Field(None, ge=1)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class SSTDPModelConfig(_Strict):
+    t_max: int = Field(255, ge=2, le=100000)
+    window: int | None = Field(None, ge=1)
+    tau_leak: float | None = Field(None, ge=1)
+    theta: float = Field(100.0, gt=0)
+    layers: list[dict[str, Any]] = Field(min_length=1)
+
+    @field_validator("layers")
+    @classmethod
+    def _layers(cls, layers):
+        allowed = {"type", "out", "kernel", "stride", "padding", "theta", "init"}
+        for k, item in enumerate(layers):
+            unknown = set(item) - allowed
+            if unknown:
+                raise ValueError(f"layer {k}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+            kind = item.get("type", "linear")
+            if kind not in ("linear", "conv", "pool"):
+                raise ValueError(f"layer {k}: type must be linear, conv or pool, got {kind!r}")
+            if kind != "pool" and int(item.get("out", 0)) < 1:
+                raise ValueError(f"layer {k}: 'out' must be a positive number of neurons")
+            if kind in ("conv", "pool") and int(item.get("kernel", 0)) < 1:
+                raise ValueError(f"layer {k}: 'kernel' must be >= 1")
+            if "theta" in item and float(item["theta"]) <= 0:
+                raise ValueError(f"layer {k}: theta must be > 0")
+            if "init" in item and (len(item["init"]) != 2 or item["init"][0] > item["init"][1]):
+                raise ValueError(f"layer {k}: init must be [low, high] with low <= high")
+        return layers
+
+
+class SSTDPLearningConfig(_Strict):
+    target_rule: Literal["first-spike", "mean"] = "first-spike"
+    margin: float = Field(5.0, ge=0)
+    stdp_window: Literal["step", "exp"] = "step"
+    a_plus: float = Field(1.0, ge=0)
+    b_minus: float = Field(0.0, ge=0)
+    tau_stdp: float = Field(10.0, gt=0)
+    lr: float = Field(10.0, gt=0)
+    lr_decay: float = Field(1.0, gt=0, le=1, description="multiply lr by this after every epoch")
+    weight_decay: float = Field(1e-6, ge=0)
+    batch_size: int = Field(64, ge=1)
+    epochs: int = Field(20, ge=1)
+    dead_neuron_threshold: float = Field(1e-3, ge=0, le=1)
+
+
+class TrainConfig(_Strict):
+    out_dir: str | None = None
+    threads: int | None = Field(None, ge=1)
+    progress: bool = True
+    eval_every: int = Field(1, ge=1)
+
+
+class RunConfig(_Strict):
+    name: str
+    method: Literal["sstdp"] = "sstdp"
+    seed: int = 0
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: SSTDPModelConfig
+    learning: SSTDPLearningConfig = Field(default_factory=SSTDPLearningConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+    def out_dir(self) -> Path:
+        return Path(self.train.out_dir or Path("results") / self.name)
+
+
+def _model_for(loc: tuple) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = RunConfig
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if model else None
+        ann = field.annotation if field else None
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    return model
+
+
+def _explain(err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = tuple(str(p) for p in first["loc"])
+    key = ".".join(loc) or "<root>"
+    if first["type"] == "extra_forbidden":
+        model = _model_for(loc)
+        allowed = sorted(model.model_fields) if model else []
+        close = difflib.get_close_matches(loc[-1], allowed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"config: unknown key {key!r}{hint}; allowed here: {', '.join(allowed)}"
+    if first["type"] == "missing":
+        return f"config: required key {key!r} is missing"
+    return f"config: {key}: {first['msg']} (got {first.get('input')!r})"
+
+
+def _set_path(data: dict, dotted: str, value: Any):
+    node = data
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise NeuroplastError(f"--set {dotted}: {part!r} is not a section")
+    node[parts[-1]] = value
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = (), data: dict | None = None) -> RunConfig:
+    """Read YAML (or take a dict), apply ``key.sub=value`` overrides (values parsed as YAML), validate."""
+    if data is None:
+        p = Path(path)
+        if not p.is_file():
+            raise NeuroplastError(f"config file {str(p)!r} not found; see configs/ for examples")
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise NeuroplastError(f"config file {str(p)!r} is not valid YAML: {exc}".splitlines()[0]) from None
+    if not isinstance(data, dict):
+        raise NeuroplastError("config: the top level must be a mapping of keys to values")
+    for item in overrides:
+        if "=" not in item:
+            raise NeuroplastError(f"--set {item!r}: expected key=value, e.g. learning.epochs=5")
+        key, value = item.split("=", 1)
+        _set_path(data, key.strip(), yaml.safe_load(value))
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as err:
+        raise NeuroplastError(_explain(err)) from None
+
+
+def dump_config(cfg: RunConfig) -> str:
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

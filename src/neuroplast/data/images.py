@@ -1,0 +1,48 @@
+"""Image datasets for time-to-first-spike networks: load, optionally fall back offline, latency-encode."""
+
+from __future__ import annotations
+
+import sys
+
+import torch
+
+from neuroplast.errors import NeuroplastError
+from neuroplast.functional.ttfs import latency_encode
+
+
+def load_image_split(dataset: str, split: str, root=None, options=None, limit=None, fallback=None):
+    """``(x float (N, C, H, W) in [0, 1], y int64, name actually used)``; falls back when files are absent."""
+    from neuroplast.data.vision import load_vision
+
+    try:
+        x, y = load_vision(dataset, split, root=root, **(options or {}))
+        used = dataset
+    except NeuroplastError as exc:
+        if not fallback or fallback == dataset:
+            raise
+        print(f"neuroplast: {exc}\nneuroplast: falling back to the bundled {fallback!r} dataset", file=sys.stderr)
+        x, y = load_vision(fallback, split)
+        used = fallback
+        x = _match_shape(torch.as_tensor(x), FALLBACK_SHAPES.get(dataset))
+    x, y = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.int64)
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    if len(x) == 0:
+        raise NeuroplastError(f"dataset {used!r} split {split!r} is empty; check the data folder or limits")
+    if not torch.isfinite(x).all():
+        raise NeuroplastError(f"dataset {used!r} split {split!r} holds NaN or inf pixel values")
+    return x, y, used
+
+
+FALLBACK_SHAPES = {"mnist": (28, 28), "fashion-mnist": (28, 28)}
+
+
+def _match_shape(x: torch.Tensor, hw):
+    """Resize fallback images to the primary dataset's size so the same network config still applies."""
+    if hw is None or tuple(x.shape[-2:]) == hw:
+        return x
+    return torch.nn.functional.interpolate(x.float(), size=hw, mode="bilinear", align_corners=False).clamp(0, 1)
+
+
+def encode_latency(x: torch.Tensor, t_max: int) -> torch.Tensor:
+    return latency_encode(x, t_max)

@@ -1,0 +1,170 @@
+"""Time-to-first-spike networks of spike-once IF neurons, trained with SSTDP.
+
+Layers take and return spike-time tensors ``(B, features...)`` with ``t_max`` meaning "no spike"; the network
+records each IF layer's input and output times of the last forward so metrics (firing, additions) need no
+second pass.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import torch
+from torch import nn
+
+from neuroplast.errors import NeuroplastError
+from neuroplast.functional.ttfs import min_pool_times, unfold_times
+from neuroplast.learning.sstdp import IFSpec, SpikeOnceIFFunction
+
+
+class SpikeOnceLinear(nn.Module):
+    """Fully connected spike-once IF layer; ``weight`` drawn from ``U[init_low, init_high)``."""
+
+    def __init__(self, n_in: int, n_out: int, spec: IFSpec, init_low: float = 0.0, init_high: float = 5.0):
+        super().__init__()
+        self.n_in, self.n_out, self.spec = n_in, n_out, spec
+        self.init_low, self.init_high = init_low, init_high
+        self.weight = nn.Parameter(torch.empty(n_out, n_in))
+        self.reset_parameters()
+
+    def reset_parameters(self, neurons: torch.Tensor | None = None):
+        """Redraw all weights, or only the rows of ``neurons`` (dead-neuron re-initialisation)."""
+        with torch.no_grad():
+            if neurons is None:
+                self.weight.uniform_(self.init_low, self.init_high)
+            elif len(neurons):
+                rows = torch.empty(len(neurons), self.weight.shape[1]).uniform_(self.init_low, self.init_high)
+                self.weight[neurons] = rows.to(self.weight.dtype)
+
+    def rows(self, t_in: torch.Tensor):
+        if t_in.dim() != 2 or t_in.shape[1] != self.n_in:
+            raise NeuroplastError(f"SpikeOnceLinear expects (B, {self.n_in}) spike times, got {tuple(t_in.shape)}")
+        return t_in, 1
+
+    def forward(self, t_in: torch.Tensor) -> torch.Tensor:
+        rows, per = self.rows(t_in)
+        return SpikeOnceIFFunction.apply(rows, self.weight, self.spec, per)
+
+    def fan_out(self) -> int:
+        return self.n_out
+
+    def extra_repr(self):
+        return f"{self.n_in} -> {self.n_out}, theta={self.spec.theta}, t_max={self.spec.t_max}"
+
+
+class SpikeOnceConv2d(SpikeOnceLinear):
+    """Convolutional spike-once IF layer: the linear kernel applied to unfolded patches of input times."""
+
+    def __init__(self, c_in, c_out, kernel_size, spec: IFSpec, stride=1, padding=0, init_low=0.0, init_high=5.0):
+        self.c_in, self.kernel_size, self.stride, self.padding = c_in, kernel_size, stride, padding
+        super().__init__(c_in * kernel_size * kernel_size, c_out, spec, init_low, init_high)
+
+    def rows(self, t_in):
+        if t_in.dim() != 4 or t_in.shape[1] != self.c_in:
+            raise NeuroplastError(f"SpikeOnceConv2d expects (B, {self.c_in}, H, W) spike times, got {tuple(t_in.shape)}")
+        patches = unfold_times(t_in, self.kernel_size, self.stride, self.padding, self.spec.t_max)
+        per = patches.shape[2]
+        return patches.transpose(1, 2).reshape(-1, self.n_in), per
+
+    def out_hw(self, h, w):
+        k, s, p = self.kernel_size, self.stride, self.padding
+        return (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+
+    def forward(self, t_in):
+        rows, per = self.rows(t_in)
+        out = SpikeOnceIFFunction.apply(rows, self.weight, self.spec, per)
+        h, w = self.out_hw(t_in.shape[2], t_in.shape[3])
+        return out.view(t_in.shape[0], h, w, self.n_out).permute(0, 3, 1, 2)
+
+    def extra_repr(self):
+        return (f"{self.c_in} -> {self.n_out}, k={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"theta={self.spec.theta}")
+
+
+class MinPool2d(nn.Module):
+    """The earliest spike in each window passes (max-pooling for time codes)."""
+
+    def __init__(self, kernel_size: int, stride: int | None = None):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride or kernel_size
+
+    def forward(self, t_in):
+        return min_pool_times(t_in, self.kernel_size, self.stride)
+
+
+class SSTDPNet(nn.Module):
+    """A stack of spike-once IF layers (linear / conv / min-pool / flatten) built from a list of layer specs.
+
+    ``layers`` items: ``{"type": "conv", "out": 32, "kernel": 5, "stride": 1, "padding": 2, "theta": ..,
+    "init": [lo, hi]}``, ``{"type": "pool", "kernel": 2}``, ``{"type": "linear", "out": 400, "theta": .., "init": ..}``.
+    A linear layer after conv/pool flattens its input.
+    """
+
+    def __init__(self, input_shape: tuple[int, ...], layers: list[dict], spec: IFSpec):
+        super().__init__()
+        self.input_shape, self.spec, self.layer_specs = tuple(input_shape), spec, layers
+        shape = tuple(input_shape)
+        mods = []
+        for k, item in enumerate(layers):
+            kind = item.get("type", "linear")
+            layer_spec = replace(spec, theta=float(item["theta"])) if "theta" in item else spec
+            lo, hi = item.get("init", (0.0, 5.0))
+            if kind == "linear":
+                n_in = math.prod(shape)
+                mods.append(SpikeOnceLinear(n_in, int(item["out"]), layer_spec, lo, hi))
+                shape = (int(item["out"]),)
+            elif kind == "conv":
+                if len(shape) != 3:
+                    raise NeuroplastError(f"layer {k}: conv needs an image input (C, H, W), got shape {shape}")
+                conv = SpikeOnceConv2d(shape[0], int(item["out"]), int(item["kernel"]), layer_spec,
+                                       int(item.get("stride", 1)), int(item.get("padding", 0)), lo, hi)
+                mods.append(conv)
+                shape = (int(item["out"]), *conv.out_hw(shape[1], shape[2]))
+            elif kind == "pool":
+                if len(shape) != 3:
+                    raise NeuroplastError(f"layer {k}: pool needs an image input (C, H, W), got shape {shape}")
+                kpool = int(item["kernel"])
+                mods.append(MinPool2d(kpool, int(item.get("stride", kpool))))
+                s = int(item.get("stride", kpool))
+                shape = (shape[0], (shape[1] - kpool) // s + 1, (shape[2] - kpool) // s + 1)
+            else:
+                raise NeuroplastError(f"layer {k}: unknown type {kind!r}; allowed: linear, conv, pool")
+        self.layers = nn.ModuleList(mods)
+        self.output_shape = shape
+        self.record: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def if_layers(self) -> list[SpikeOnceLinear]:
+        return [m for m in self.layers if isinstance(m, SpikeOnceLinear)]
+
+    def forward(self, t_in: torch.Tensor) -> torch.Tensor:
+        """``(B, *input_shape)`` input times -> ``(B, n_classes)`` output times; records per-layer times."""
+        if tuple(t_in.shape[1:]) != self.input_shape:
+            raise NeuroplastError(f"expected input of shape (B, {', '.join(map(str, self.input_shape))}), "
+                                  f"got {tuple(t_in.shape)}")
+        if not torch.isfinite(t_in).all():
+            raise NeuroplastError("input spike times contain NaN or inf; check the encoder's input")
+        self.record = []
+        t = t_in
+        for layer in self.layers:
+            if isinstance(layer, SpikeOnceLinear) and not isinstance(layer, SpikeOnceConv2d) and t.dim() > 2:
+                t = t.reshape(t.shape[0], -1)
+            t_out = layer(t)
+            if isinstance(layer, SpikeOnceLinear):
+                self.record.append((t.detach(), t_out.detach()))
+            t = t_out
+        return t
+
+    @torch.no_grad()
+    def additions(self) -> list[float]:
+        """Additions per inference per IF layer (last forward): each delivered input spike x its fan-out."""
+        counts = []
+        for layer, (t_in, _) in zip(self.if_layers(), self.record):
+            steps = layer.spec.steps
+            if isinstance(layer, SpikeOnceConv2d):
+                rows, _ = layer.rows(t_in)
+                delivered = ((rows >= 0) & (rows < steps)).sum().item() * layer.n_out
+            else:
+                delivered = ((t_in >= 0) & (t_in < steps)).sum().item() * layer.n_out
+            counts.append(delivered / t_in.shape[0])
+        return counts

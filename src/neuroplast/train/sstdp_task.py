@@ -1,0 +1,101 @@
+"""What SSTDP plugs into the trainer: latency coding, the IF network, the time loss, TTFS metrics."""
+
+from __future__ import annotations
+
+import torch
+
+from neuroplast.config import RunConfig
+from neuroplast.data.images import encode_latency, load_image_split
+from neuroplast.learning.sstdp import IFSpec, lenient_correct, strict_correct, time_loss
+from neuroplast.models.sstdp import SpikeOnceLinear, SSTDPNet
+
+
+class SSTDPTask:
+    def __init__(self, cfg: RunConfig):
+        self.cfg = cfg
+        m, lrn = cfg.model, cfg.learning
+        self.spec = IFSpec(theta=m.theta, t_max=m.t_max, window=m.window, tau_leak=m.tau_leak,
+                           stdp_window=lrn.stdp_window, a_plus=lrn.a_plus, b_minus=lrn.b_minus,
+                           tau_stdp=lrn.tau_stdp)
+        self.data_used = cfg.data.dataset
+        self.input_shape = None
+
+    def load_data(self, train: bool = True):
+        d = self.cfg.data
+        splits = []
+        for split, limit in (("train", d.limit_train), ("test", d.limit_test)):
+            if split == "train" and not train:
+                splits.append((None, None))
+                continue
+            x, y, self.data_used = load_image_split(d.dataset, split, d.root, d.options, limit, d.fallback)
+            splits.append((x, y))
+        self.input_shape = tuple(splits[1][0].shape[1:])
+        self.n_classes = int(splits[1][1].max()) + 1 if splits[0][1] is None else int(splits[0][1].max()) + 1
+        return splits
+
+    def build_model(self) -> SSTDPNet:
+        shape = self.input_shape
+        if len(shape) == 3 and self.cfg.model.layers[0].get("type", "linear") == "linear":
+            shape = (int(torch.tensor(shape).prod()),)
+            self.flatten = True
+        else:
+            self.flatten = False
+        net = SSTDPNet(shape, self.cfg.model.layers, self.spec)
+        return net
+
+    def inputs(self, x: torch.Tensor) -> torch.Tensor:
+        t = encode_latency(x, self.cfg.model.t_max)
+        return t.reshape(t.shape[0], -1) if self.flatten else t
+
+    def optimizer(self, model):
+        lrn = self.cfg.learning
+        return torch.optim.SGD(model.parameters(), lr=lrn.lr, weight_decay=lrn.weight_decay)
+
+    def set_epoch(self, optimizer, epoch: int):
+        for group in optimizer.param_groups:
+            group["lr"] = self.cfg.learning.lr * self.cfg.learning.lr_decay ** epoch
+
+    def loss(self, t_out, y):
+        lrn = self.cfg.learning
+        return time_loss(t_out, y, self.cfg.model.t_max, lrn.target_rule, lrn.margin)
+
+    def batch_stats(self, model, t_out, y, train=False, loss=None) -> dict:
+        t_max = self.cfg.model.t_max
+        stats = {
+            "accuracy": strict_correct(t_out, y, t_max).sum().item(),
+            "lenient_accuracy": lenient_correct(t_out, y).sum().item(),
+            "mean_output_time": t_out.min(dim=1).values.sum().item(),
+        }
+        if train:
+            stats["loss"] = loss * len(y)
+            for k, (_, t_layer) in enumerate(model.record[:-1]):
+                fired = (t_layer < t_max).reshape(t_layer.shape[0], t_layer.shape[1], -1).any(dim=2)
+                stats[f"fired_{k}"] = fired.sum(dim=0).double()
+        else:
+            for k, adds in enumerate(model.additions()):
+                stats[f"additions_layer{k}"] = adds * len(y)
+        return stats
+
+    def summarise(self, sums: dict, n: int) -> dict:
+        out = {k: v / n for k, v in sums.items() if not k.startswith("fired_")}
+        layers = [k for k in out if k.startswith("additions_layer")]
+        if layers:
+            out["additions_per_inference"] = sum(out[k] for k in layers)
+        return out
+
+    def epoch_end(self, model, sums: dict, n: int) -> dict:
+        """Re-draw the weights of hidden neurons that fired in too few training samples (they get no gradient)."""
+        info = {}
+        layers = [m for m in model.layers if isinstance(m, SpikeOnceLinear)]
+        for k, layer in enumerate(layers[:-1]):
+            rate = sums[f"fired_{k}"] / n
+            dead = torch.nonzero(rate < self.cfg.learning.dead_neuron_threshold).flatten()
+            layer.reset_parameters(dead)
+            info[f"reinit_layer{k}"] = len(dead)
+        return info
+
+    def describe(self, model) -> dict:
+        return {"input_shape": list(self.input_shape), "layers": self.cfg.model.layers,
+                "parameters": sum(p.numel() for p in model.parameters()),
+                "metric_note": "test_accuracy is strict: ties and all-silent outputs count as errors; "
+                               "lenient_accuracy counts them as correct, as the released SSTDP evaluation did"}

@@ -1,0 +1,147 @@
+"""The training loop: config -> data -> encoder -> model -> loss -> step, with eval, checkpoints and resume.
+
+One readable loop; a method contributes a task object (model, input encoding, loss, metrics, epoch hook).
+Checkpoints are written atomically after every epoch with the RNG states, and every epoch's shuffle comes
+from its own seeded generator, so a killed run resumed from its last checkpoint ends exactly where an
+uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from neuroplast.config import RunConfig, dump_config
+from neuroplast.errors import NeuroplastError
+from neuroplast.train.checkpoint import (atomic_write_bytes, load_checkpoint, rng_state, save_checkpoint,
+                                         set_rng_state)
+
+
+def make_task(cfg: RunConfig):
+    if cfg.method == "sstdp":
+        from neuroplast.train.sstdp_task import SSTDPTask
+
+        return SSTDPTask(cfg)
+    raise NeuroplastError(f"unknown method {cfg.method!r}")
+
+
+def set_threads(n: int | None):
+    if n:
+        torch.set_num_threads(n)
+        try:
+            import numba
+
+            numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+        except ImportError:
+            pass
+
+
+def log(msg: str):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def evaluate(task, model, x, y, batch_size=1000, progress=False):
+    """Test metrics over a whole split (no gradients)."""
+    model.eval()
+    sums: dict[str, float] = {}
+    with torch.no_grad():
+        for start in tqdm(range(0, len(x), batch_size), desc="eval", leave=False, disable=not progress or None):
+            xb, yb = task.inputs(x[start:start + batch_size]), y[start:start + batch_size]
+            for k, v in task.batch_stats(model, model(xb), yb).items():
+                sums[k] = sums.get(k, 0.0) + v
+    model.train()
+    return task.summarise(sums, len(x))
+
+
+def train(cfg: RunConfig, resume_from: Path | None = None, command: str | None = None) -> dict:
+    """Run (or resume) a training job; returns the final metrics written to ``metrics.json``."""
+    set_threads(cfg.train.threads)
+    out = cfg.out_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    task = make_task(cfg)
+    torch.manual_seed(cfg.seed)
+    (x_train, y_train), (x_test, y_test) = task.load_data()
+    model = task.build_model()
+    optimizer = task.optimizer(model)
+    history, start_epoch, seconds = [], 0, 0.0
+    if resume_from is not None:
+        ckpt = load_checkpoint(resume_from)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        set_rng_state(ckpt["rng"])
+        history, start_epoch, seconds = ckpt["history"], ckpt["epoch"] + 1, ckpt["seconds"]
+        log(f"neuroplast: resuming {cfg.name} after epoch {ckpt['epoch'] + 1}/{cfg.learning.epochs}")
+    else:
+        atomic_write_bytes(out / "config.yaml", dump_config(cfg).encode())
+        (out / "metrics.jsonl").unlink(missing_ok=True)
+    command = command or "neuroplast " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    n = len(x_train)
+    bs = cfg.learning.batch_size
+    for epoch in range(start_epoch, cfg.learning.epochs):
+        tic = time.perf_counter()
+        task.set_epoch(optimizer, epoch)
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
+        sums: dict[str, float] = {}
+        bar = tqdm(range(0, n, bs), desc=f"epoch {epoch + 1}/{cfg.learning.epochs}", leave=False,
+                   disable=not cfg.train.progress or None)
+        for start in bar:
+            idx = order[start:start + bs]
+            xb, yb = task.inputs(x_train[idx]), y_train[idx]
+            out_times = model(xb)
+            loss = task.loss(out_times, yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            for k, v in task.batch_stats(model, out_times.detach(), yb, train=True, loss=loss.item()).items():
+                sums[k] = sums.get(k, 0.0) + v
+        record = {"epoch": epoch + 1, **{f"train_{k}": v for k, v in task.summarise(sums, n).items()}}
+        record.update(task.epoch_end(model, sums, n))
+        if (epoch + 1) % cfg.train.eval_every == 0 or epoch + 1 == cfg.learning.epochs:
+            record.update({f"test_{k}": v for k, v in evaluate(task, model, x_test, y_test).items()})
+        seconds += time.perf_counter() - tic
+        record["seconds"] = round(seconds, 2)
+        history.append(record)
+        with open(out / "metrics.jsonl", "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        log("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+        save_checkpoint(out / "checkpoint.pt", model=model.state_dict(), optimizer=optimizer.state_dict(),
+                        rng=rng_state(), history=history, epoch=epoch, seconds=seconds,
+                        config=cfg.model_dump(mode="json"), data_used=task.data_used)
+    final = evaluate(task, model, x_test, y_test)
+    metrics = {"name": cfg.name, "method": cfg.method, "dataset": task.data_used, **_test_names(final),
+               "epochs": cfg.learning.epochs, "seconds": round(seconds, 2), "command": command,
+               "threads": torch.get_num_threads(), "torch": torch.__version__}
+    metrics.update(task.describe(model))
+    atomic_write_bytes(out / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
+    try:
+        from neuroplast.plots import training_curves
+
+        training_curves(history, out / "training_curves.png", title=cfg.name)
+    except ImportError:
+        pass
+    return metrics
+
+
+def _test_names(metrics: dict) -> dict:
+    """The headline metric is ``test_accuracy`` (strict); the others keep their own names."""
+    return {("test_accuracy" if k == "accuracy" else k): v for k, v in metrics.items()}
+
+
+def evaluate_result(result_dir: Path) -> dict:
+    """Reload a result folder's checkpoint and recompute its test metrics."""
+    from neuroplast.config import RunConfig
+
+    ckpt = load_checkpoint(Path(result_dir) / "checkpoint.pt")
+    cfg = RunConfig.model_validate(ckpt["config"])
+    task = make_task(cfg)
+    _, (x_test, y_test) = task.load_data(train=False)
+    model = task.build_model()
+    model.load_state_dict(ckpt["model"])
+    return {"name": cfg.name, "dataset": task.data_used, **_test_names(evaluate(task, model, x_test, y_test)),
+            **task.describe(model)}

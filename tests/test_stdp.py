@@ -1,0 +1,114 @@
+"""SSTDP backward: windows, normalisation, targets, and the update on small cases worked out by hand."""
+
+import pytest
+import torch
+
+from neuroplast.errors import NeuroplastError
+from neuroplast.functional.stdp import normalise_per_sample, sstdp_backward, sstdp_backward_reference, stdp_window
+from neuroplast.learning.sstdp import (IFSpec, SpikeOnceIFFunction, first_spike_targets, lenient_correct,
+                                       mean_targets, strict_correct, time_loss)
+
+
+def test_step_window_by_hand():
+    pre = torch.tensor([2.0, 5.0, 7.0, 12.0])
+    post = torch.tensor(5.0)
+    delivered = pre < 10
+    u = stdp_window(pre, post, delivered, "step", a_plus=0.8, b_minus=0.2)
+    assert torch.allclose(u, torch.tensor([0.8, 0.8, -0.2, -0.2]))
+
+
+def test_exp_window_by_hand():
+    pre = torch.tensor([2.0, 5.0, 7.0])
+    u = stdp_window(pre, torch.tensor(5.0), torch.ones(3, dtype=torch.bool), "exp", 1.0, 0.5, tau=2.0)
+    expected = torch.tensor([torch.exp(torch.tensor(-1.5)), 0.0, -0.5 * torch.exp(torch.tensor(-1.0))])
+    assert torch.allclose(u, expected)
+
+
+def test_unknown_window_is_rejected():
+    with pytest.raises(NeuroplastError, match="allowed: step, exp"):
+        stdp_window(torch.zeros(1), torch.zeros(1), torch.ones(1, dtype=torch.bool), "cosine")
+
+
+def test_normalisation_per_sample():
+    g = torch.tensor([[3.0, 4.0], [0.0, 0.0]])
+    assert torch.allclose(normalise_per_sample(g), torch.tensor([[0.6, 0.8], [0.0, 0.0]]))
+
+
+def test_update_by_hand_two_inputs_one_output():
+    """One sample; inputs at t=1 (delivered) and t=8 (after the output at t=4); output gradient g=+1.
+
+    Step window A=1, B=0.5: u = [1, -0.5]; dW = -g*u = [-1, 0.5]: strengthen the causal input, weaken the late
+    one. Gradient to the inputs: only the causal one receives g*w.
+    """
+    t_in = torch.tensor([[1.0, 8.0]], requires_grad=True)
+    weight = torch.tensor([[3.0, 2.0]], requires_grad=True)
+    spec = IFSpec(theta=2.5, t_max=10, a_plus=1.0, b_minus=0.5)
+    t_out = SpikeOnceIFFunction.apply(t_in, weight, spec, 1)
+    assert t_out.item() == 1.0
+    t_out.backward(torch.tensor([[7.0]]))  # any positive value: normalised to +1
+    assert torch.allclose(weight.grad, torch.tensor([[-1.0, 0.5]]))
+    assert torch.allclose(t_in.grad, torch.tensor([[3.0, 0.0]]))
+
+
+def test_update_is_batch_mean_and_silent_inputs_are_not_causal():
+    t_in = torch.tensor([[0.0, 10.0], [0.0, 0.0]])
+    t_out = torch.tensor([[3.0], [10.0]])
+    grad = torch.tensor([[1.0], [-1.0]])
+    w_sum, t_grad = sstdp_backward(t_in, t_out, grad, torch.tensor([[2.0, 5.0]]), steps=10, a_plus=1.0, b_minus=0.0)
+    # sample 0: input 1 never arrived (t=10 is outside the window): u = -B = 0
+    assert torch.allclose(w_sum, torch.tensor([[1.0 - 1.0, -1.0]]))
+    assert torch.allclose(t_grad, torch.tensor([[2.0, 0.0], [-2.0, -5.0]]))
+
+
+@pytest.mark.parametrize("kind", ["step", "exp"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_compiled_backward_matches_reference(kind, dtype):
+    g = torch.Generator().manual_seed(1)
+    t_in = torch.randint(0, 21, (12, 30), generator=g).to(dtype)
+    t_out = torch.randint(0, 21, (12, 9), generator=g).to(dtype)
+    grad = torch.randn(12, 9, generator=g, dtype=dtype)
+    grad[0, :3] = 0
+    weight = torch.randn(9, 30, generator=g, dtype=dtype)
+    ref = sstdp_backward_reference(t_in, t_out, grad, weight, 18, kind, 0.8, 0.2, 3.0)
+    for backend in ("numba", "torch"):
+        got = sstdp_backward(t_in, t_out, grad, weight, 18, kind, 0.8, 0.2, 3.0, backend=backend)
+        tol = 1e-12 if dtype == torch.float64 else 1e-4
+        assert torch.allclose(got[0].to(dtype), ref[0], atol=tol)
+        assert torch.allclose(got[1].to(dtype), ref[1], atol=tol)
+
+
+def test_first_layer_skips_time_gradient():
+    t_in = torch.zeros(2, 3)
+    w_sum, t_grad = sstdp_backward(t_in, torch.ones(2, 2), torch.ones(2, 2), torch.ones(2, 3), 5,
+                                   need_time_grad=False)
+    assert t_grad is None and w_sum.shape == (2, 3)
+
+
+def test_first_spike_targets_by_hand():
+    t_out = torch.tensor([[7.0, 3.0, 20.0], [30.0, 30.0, 30.0]])
+    labels = torch.tensor([0, 2])
+    target = first_spike_targets(t_out, labels, t_max=30, margin=5)
+    # sample 0: tau0 = 3 -> label 0 aims at 3; neuron 1 pushed to 8; neuron 2 already later than 8 stays
+    # sample 1: nothing fired -> tau0 = 25; label aims at 25; others stay at t_max
+    assert target.tolist() == [[3.0, 8.0, 20.0], [30.0, 30.0, 25.0]]
+
+
+def test_mean_targets_by_hand():
+    t_out = torch.tensor([[4.0, 10.0, 16.0]])
+    target = mean_targets(t_out, torch.tensor([1]), t_max=30, margin=6)
+    # T_mean = 10; label: min(10, 10 - 2/3*6 = 6) = 6; others: max(t, 10 + 2) -> 12, 16
+    assert torch.allclose(target, torch.tensor([[12.0, 6.0, 16.0]]))
+
+
+def test_loss_gradient_direction():
+    t_out = torch.tensor([[9.0, 3.0]], requires_grad=True)
+    time_loss(t_out, torch.tensor([0]), t_max=30, margin=5).backward()
+    # label neuron 0 is too late (target 3), neuron 1 too early (target 8)
+    assert t_out.grad[0, 0] > 0 and t_out.grad[0, 1] < 0
+
+
+def test_strict_and_lenient_accuracy():
+    t_out = torch.tensor([[2.0, 5.0], [4.0, 4.0], [9.0, 9.0], [6.0, 1.0]])
+    labels = torch.tensor([0, 0, 1, 0])
+    assert strict_correct(t_out, labels, t_max=9).tolist() == [True, False, False, False]
+    assert lenient_correct(t_out, labels).tolist() == [True, True, True, False]
