@@ -101,9 +101,11 @@ def train(cfg: RunConfig, resume_from: Path | None = None, command: str | None =
             for k, v in task.batch_stats(model, out_times.detach(), yb, train=True, loss=loss.item()).items():
                 sums[k] = sums.get(k, 0.0) + v
         record = {"epoch": epoch + 1, **{f"train_{k}": v for k, v in task.summarise(sums, n).items()}}
-        record.update(task.epoch_end(model, sums, n))
-        if (epoch + 1) % cfg.train.eval_every == 0 or epoch + 1 == cfg.learning.epochs:
+        last = epoch + 1 == cfg.learning.epochs
+        if (epoch + 1) % cfg.train.eval_every == 0 or last:
             record.update({f"test_{k}": v for k, v in evaluate(task, model, x_test, y_test).items()})
+        if not last:
+            record.update(task.epoch_end(model, sums, n))
         seconds += time.perf_counter() - tic
         record["seconds"] = round(seconds, 2)
         history.append(record)
