@@ -33,6 +33,7 @@ def _cmd_resume(args):
     ckpt_path = Path(args.result_dir) / "checkpoint.pt"
     cfg = RunConfig.model_validate(load_checkpoint(ckpt_path)["config"])
     cfg.train.out_dir = str(args.result_dir)
+    cfg.train.stop_after = None
     print(json.dumps(train(cfg, resume_from=ckpt_path)))
 
 

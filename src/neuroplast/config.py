@@ -78,6 +78,7 @@ class TrainConfig(_Strict):
     threads: int | None = Field(None, ge=1)
     progress: bool = True
     eval_every: int = Field(1, ge=1)
+    stop_after: int | None = Field(None, ge=1, description="stop after this many epochs; `resume` continues")
 
 
 class RunConfig(_Strict):

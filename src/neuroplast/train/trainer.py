@@ -115,6 +115,9 @@ def train(cfg: RunConfig, resume_from: Path | None = None, command: str | None =
         save_checkpoint(out / "checkpoint.pt", model=model.state_dict(), optimizer=optimizer.state_dict(),
                         rng=rng_state(), history=history, epoch=epoch, seconds=seconds,
                         config=cfg.model_dump(mode="json"), data_used=task.data_used)
+        if cfg.train.stop_after and epoch + 1 >= cfg.train.stop_after and not last:
+            log(f"neuroplast: stopped after epoch {epoch + 1} (train.stop_after); `neuroplast resume {out}` continues")
+            return {"name": cfg.name, "stopped_after_epoch": epoch + 1}
     final = evaluate(task, model, x_test, y_test)
     metrics = {"name": cfg.name, "method": cfg.method, "dataset": task.data_used, **_test_names(final),
                "epochs": cfg.learning.epochs, "seconds": round(seconds, 2), "command": command,
