@@ -1,4 +1,4 @@
-"""``neuroplast train|resume|eval|bench ...``: one config-driven entry point; user errors print one line."""
+"""``neuroplast train|resume|eval|plot|bench ...``: one config-driven entry point; user errors print one line."""
 
 from __future__ import annotations
 
@@ -51,6 +51,13 @@ def _cmd_bench(args):
     bench_main(args.rest)
 
 
+def _cmd_plot(args):
+    from neuroplast.plots import plot_result
+
+    for path in plot_result(Path(args.result_dir)):
+        print(path)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neuroplast", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -66,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="reload a result's checkpoint and print its test metrics as one JSON line")
     p.add_argument("result_dir")
     p.set_defaults(func=_cmd_eval)
+    p = sub.add_parser("plot", help="write a result folder's pictures as PNG")
+    p.add_argument("result_dir")
+    p.set_defaults(func=_cmd_plot)
     p = sub.add_parser("bench", help="speed benchmarks")
     p.add_argument("what", choices=["sstdp"])
     p.add_argument("rest", nargs=argparse.REMAINDER)

@@ -124,12 +124,9 @@ def train(cfg: RunConfig, resume_from: Path | None = None, command: str | None =
                "threads": torch.get_num_threads(), "torch": torch.__version__}
     metrics.update(task.describe(model))
     atomic_write_bytes(out / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
-    try:
-        from neuroplast.plots import training_curves
+    from neuroplast.plots import training_curves
 
-        training_curves(history, out / "training_curves.png", title=cfg.name)
-    except ImportError:
-        pass
+    training_curves(history, out / "training_curves.png", title=cfg.name)
     return metrics
 
 
