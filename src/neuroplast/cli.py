@@ -26,12 +26,19 @@ def _cmd_train(args):
 
 
 def _cmd_resume(args):
-    from neuroplast.config import RunConfig
-    from neuroplast.train.checkpoint import load_checkpoint
+    from neuroplast.train.checkpoint import checkpoint_config, load_checkpoint
     from neuroplast.train.trainer import train
 
-    ckpt_path = Path(args.result_dir) / "checkpoint.pt"
-    cfg = RunConfig.model_validate(load_checkpoint(ckpt_path)["config"])
+    result = Path(args.result_dir)
+    ckpt_path = result / "checkpoint.pt"
+    if not result.is_dir():
+        raise NeuroplastError(f"nothing to resume: result folder {str(result)!r} does not exist")
+    if not ckpt_path.exists():
+        how = (f"start it again with `neuroplast train {result / 'config.yaml'} --out {result}`"
+               if (result / "config.yaml").is_file() else "start it again with `neuroplast train`")
+        raise NeuroplastError(f"nothing to resume in {str(result)!r}: no checkpoint yet (the run stopped before its "
+                              f"first epoch ended); {how}")
+    cfg = checkpoint_config(load_checkpoint(ckpt_path), ckpt_path)
     cfg.train.out_dir = str(args.result_dir)
     cfg.train.stop_after = None
     print(json.dumps(train(cfg, resume_from=ckpt_path)))

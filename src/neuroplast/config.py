@@ -39,7 +39,7 @@ class SSTDPModelConfig(_Strict):
     @field_validator("layers")
     @classmethod
     def _layers(cls, layers):
-        allowed = {"type", "out", "kernel", "stride", "padding", "theta", "init"}
+        allowed = {"type", "out", "kernel", "stride", "padding", "theta", "init", "lr"}
         for k, item in enumerate(layers):
             unknown = set(item) - allowed
             if unknown:
@@ -51,6 +51,8 @@ class SSTDPModelConfig(_Strict):
                 raise ValueError(f"layer {k}: 'out' must be a positive number of neurons")
             if kind in ("conv", "pool") and int(item.get("kernel", 0)) < 1:
                 raise ValueError(f"layer {k}: 'kernel' must be >= 1")
+            if "lr" in item and float(item["lr"]) <= 0:
+                raise ValueError(f"layer {k}: lr must be > 0 (it overrides learning.lr for this layer)")
             if "theta" in item and float(item["theta"]) <= 0:
                 raise ValueError(f"layer {k}: theta must be > 0")
             if "init" in item and (len(item["init"]) != 2 or item["init"][0] > item["init"][1]):
@@ -73,6 +75,45 @@ class SSTDPLearningConfig(_Strict):
     dead_neuron_threshold: float = Field(1e-3, ge=0, le=1)
 
 
+class ScSrModelConfig(_Strict):
+    preset: Literal["feedforward", "fc-rsnn", "sparse-rsnn", "sr", "scsr", "scsr-bip"] = "scsr-bip"
+    hidden: list[int] = Field(default_factory=lambda: [256, 256], min_length=1)
+    skips: list[tuple[int, int]] | None = Field(None, description="override the preset's skips: [[src, dst], ...]")
+    tau_mem: float = Field(64.0, gt=1)
+    tau_syn: float = Field(8.0, gt=1)
+    threshold: float = Field(1.0, gt=0)
+    gain: float = Field(1.0, gt=0)
+    recurrent_strength: float = Field(1.0, ge=0)
+    density: float = Field(0.1, gt=0, le=1)
+    surrogate: str = "fast_sigmoid"
+    surrogate_width: float = Field(0.5, gt=0)
+    grad_method: Literal["bptt", "tssl"] = "bptt"
+    feedback: Literal["trace", "spike"] = "trace"
+    truncation: int = Field(0, ge=0, description="truncated BPTT window in steps (0: full BPTT)")
+
+    @field_validator("hidden")
+    @classmethod
+    def _hidden(cls, hidden):
+        if any(h < 1 for h in hidden):
+            raise ValueError("every hidden layer needs >= 1 neuron")
+        return hidden
+
+
+class ScSrLearningConfig(_Strict):
+    loss: Literal["spike-count", "kernel", "cross-entropy"] = "spike-count"
+    desired_count: float = Field(35.0, ge=0)
+    undesired_count: float = Field(5.0, ge=0)
+    ce_scale: float = Field(1.0, gt=0)
+    lr: float = Field(5e-4, gt=0)
+    intrinsic_lr: float = Field(5e-4, ge=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = Field(0.0, ge=0)
+    grad_clip: float | None = Field(1.0, gt=0)
+    weight_clip: float | None = Field(4.0, gt=0)
+    batch_size: int = Field(50, ge=1)
+    epochs: int = Field(100, ge=1)
+
+
 class TrainConfig(_Strict):
     out_dir: str | None = None
     threads: int | None = Field(None, ge=1)
@@ -82,6 +123,8 @@ class TrainConfig(_Strict):
 
 
 class RunConfig(_Strict):
+    """An SSTDP run (``method: sstdp``); :class:`ScSrRunConfig` is the ScSr-SNN one."""
+
     name: str
     method: Literal["sstdp"] = "sstdp"
     seed: int = 0
@@ -94,8 +137,30 @@ class RunConfig(_Strict):
         return Path(self.train.out_dir or Path("results") / self.name)
 
 
-def _model_for(loc: tuple) -> type[BaseModel] | None:
-    model: type[BaseModel] | None = RunConfig
+class ScSrRunConfig(RunConfig):
+    method: Literal["scsr"] = "scsr"
+    model: ScSrModelConfig = Field(default_factory=ScSrModelConfig)
+    learning: ScSrLearningConfig = Field(default_factory=ScSrLearningConfig)
+
+
+METHODS: dict[str, type[RunConfig]] = {"sstdp": RunConfig, "scsr": ScSrRunConfig}
+
+
+def validate_config(data: dict) -> RunConfig:
+    """Pick the config class by ``method`` and validate; errors become one NeuroplastError line."""
+    method = data.get("method", "sstdp")
+    if method not in METHODS:
+        close = difflib.get_close_matches(str(method), list(METHODS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise NeuroplastError(f"config: method {method!r} is unknown{hint}; allowed: {', '.join(METHODS)}")
+    try:
+        return METHODS[method].model_validate(data)
+    except ValidationError as err:
+        raise NeuroplastError(_explain(err, METHODS[method])) from None
+
+
+def _model_for(loc: tuple, root: type[BaseModel]) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = root
     for part in loc[:-1]:
         field = model.model_fields.get(part) if model else None
         ann = field.annotation if field else None
@@ -103,12 +168,12 @@ def _model_for(loc: tuple) -> type[BaseModel] | None:
     return model
 
 
-def _explain(err: ValidationError) -> str:
+def _explain(err: ValidationError, root: type[BaseModel]) -> str:
     first = err.errors()[0]
     loc = tuple(str(p) for p in first["loc"])
     key = ".".join(loc) or "<root>"
     if first["type"] == "extra_forbidden":
-        model = _model_for(loc)
+        model = _model_for(loc, root)
         allowed = sorted(model.model_fields) if model else []
         close = difflib.get_close_matches(loc[-1], allowed, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -145,10 +210,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), data:
             raise NeuroplastError(f"--set {item!r}: expected key=value, e.g. learning.epochs=5")
         key, value = item.split("=", 1)
         _set_path(data, key.strip(), yaml.safe_load(value))
-    try:
-        return RunConfig.model_validate(data)
-    except ValidationError as err:
-        raise NeuroplastError(_explain(err)) from None
+    return validate_config(data)
 
 
 def dump_config(cfg: RunConfig) -> str:

@@ -14,13 +14,17 @@ import neuroplast
 from neuroplast.errors import NeuroplastError
 
 FORMAT = 1
+REQUIRED = ("model", "optimizer", "rng", "history", "epoch", "seconds", "config")
 
 
 def atomic_write_bytes(path: Path, payload: bytes):
     """Write to a temp file in the same folder, fsync, then rename: readers see the old file or the new one."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise NeuroplastError(f"cannot write {str(path)!r} ({exc.strerror or exc})") from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
@@ -30,8 +34,11 @@ def atomic_write_bytes(path: Path, payload: bytes):
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # disk full, permissions: the user can fix it, the old file is still whole
+            raise NeuroplastError(f"cannot write {str(path)!r} ({exc.strerror or exc}); "
+                                  "the previous version of the file, if any, is unchanged") from exc
         raise
 
 
@@ -70,6 +77,36 @@ def load_checkpoint(path: Path) -> dict:
                               "or not a neuroplast checkpoint") from None
     if not isinstance(content, dict) or content.get("format") != FORMAT:
         found = content.get("format") if isinstance(content, dict) else None
-        raise NeuroplastError(f"checkpoint {str(path)!r} has format {found!r}, this neuroplast reads format {FORMAT}; "
-                              "retrain with this version")
+        writer = content.get("neuroplast_version") if isinstance(content, dict) else None
+        by = f" (written by neuroplast {writer})" if writer else ""
+        raise NeuroplastError(f"checkpoint {str(path)!r} has format {found!r}{by}, neuroplast {neuroplast.__version__} "
+                              f"reads format {FORMAT}; retrain with this version")
+    missing = [k for k in REQUIRED if k not in content]
+    if missing:
+        raise NeuroplastError(f"checkpoint {str(path)!r} lacks {', '.join(missing)}; it was not written by "
+                              "`neuroplast train`, retrain to get a complete one")
     return content
+
+
+def checkpoint_config(content: dict, path: Path):
+    """The run config stored in a checkpoint, validated; a stale or edited one is refused in one line."""
+    from neuroplast.config import validate_config
+
+    try:
+        return validate_config(dict(content["config"]))
+    except NeuroplastError as err:
+        raise NeuroplastError(f"checkpoint {str(path)!r} holds a config this neuroplast cannot use "
+                              f"({err}); retrain with this version") from None
+
+
+def load_states(content: dict, path: Path, model, optimizer=None):
+    """Load model (and optimizer) state from checkpoint ``content``; a mismatch with the model is one clear line."""
+    try:
+        model.load_state_dict(content["model"])
+        if optimizer is not None:
+            optimizer.load_state_dict(content["optimizer"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        detail = lines[1] if len(lines) > 1 else (lines[0] if lines else type(exc).__name__)
+        raise NeuroplastError(f"checkpoint {str(path)!r} does not fit the model its config builds ({detail}); "
+                              "it was edited or written by another version, retrain") from None

@@ -6,6 +6,7 @@ import torch
 
 from neuroplast.config import RunConfig
 from neuroplast.data.images import encode_latency, load_image_split
+from neuroplast.errors import NeuroplastError
 from neuroplast.learning.sstdp import IFSpec, lenient_correct, strict_correct, time_loss
 from neuroplast.models.sstdp import SpikeOnceLinear, SSTDPNet
 
@@ -41,6 +42,11 @@ class SSTDPTask:
         else:
             self.flatten = False
         net = SSTDPNet(shape, self.cfg.model.layers, self.spec)
+        n_out = net.output_shape[0] if len(net.output_shape) == 1 else None
+        if n_out is None or self.n_classes > n_out:
+            got = f"{n_out} outputs" if n_out is not None else f"output shape {net.output_shape}"
+            raise NeuroplastError(f"dataset {self.data_used!r} has labels 0..{self.n_classes - 1} but the last layer "
+                                  f"gives {got}; end model.layers with a linear layer of out: {self.n_classes}")
         return net
 
     def inputs(self, x: torch.Tensor) -> torch.Tensor:
@@ -48,12 +54,22 @@ class SSTDPTask:
         return t.reshape(t.shape[0], -1) if self.flatten else t
 
     def optimizer(self, model):
+        """SGD; a layer spec's ``lr`` overrides ``learning.lr`` (conv layers sum their update over positions)."""
         lrn = self.cfg.learning
-        return torch.optim.SGD(model.parameters(), lr=lrn.lr, weight_decay=lrn.weight_decay)
+        specs = [item for item in self.cfg.model.layers if item.get("type", "linear") != "pool"]
+        rates = [float(item.get("lr", lrn.lr)) for item in specs]
+        groups = [{"params": [layer.weight], "lr": lr, "base_lr": lr} for layer, lr in zip(model.if_layers(), rates)]
+        return torch.optim.SGD(groups, lr=lrn.lr, weight_decay=lrn.weight_decay)
+
+    def after_backward(self, model):
+        pass
+
+    def after_step(self, model):
+        pass
 
     def set_epoch(self, optimizer, epoch: int):
         for group in optimizer.param_groups:
-            group["lr"] = self.cfg.learning.lr * self.cfg.learning.lr_decay ** epoch
+            group["lr"] = group["base_lr"] * self.cfg.learning.lr_decay ** epoch
 
     def loss(self, t_out, y):
         lrn = self.cfg.learning

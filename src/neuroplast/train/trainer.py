@@ -19,8 +19,8 @@ from tqdm import tqdm
 
 from neuroplast.config import RunConfig, dump_config
 from neuroplast.errors import NeuroplastError
-from neuroplast.train.checkpoint import (atomic_write_bytes, load_checkpoint, rng_state, save_checkpoint,
-                                         set_rng_state)
+from neuroplast.train.checkpoint import (atomic_write_bytes, checkpoint_config, load_checkpoint, load_states,
+                                         rng_state, save_checkpoint, set_rng_state)
 
 
 def make_task(cfg: RunConfig):
@@ -28,6 +28,10 @@ def make_task(cfg: RunConfig):
         from neuroplast.train.sstdp_task import SSTDPTask
 
         return SSTDPTask(cfg)
+    if cfg.method == "scsr":
+        from neuroplast.train.scsr_task import ScSrTask
+
+        return ScSrTask(cfg)
     raise NeuroplastError(f"unknown method {cfg.method!r}")
 
 
@@ -63,23 +67,28 @@ def train(cfg: RunConfig, resume_from: Path | None = None, command: str | None =
     """Run (or resume) a training job; returns the final metrics written to ``metrics.json``."""
     set_threads(cfg.train.threads)
     out = cfg.out_dir()
-    out.mkdir(parents=True, exist_ok=True)
     task = make_task(cfg)
     torch.manual_seed(cfg.seed)
     (x_train, y_train), (x_test, y_test) = task.load_data()
     model = task.build_model()
     optimizer = task.optimizer(model)
     history, start_epoch, seconds = [], 0, 0.0
+    # Nothing is written before data and model are known good, so a bad input leaves the folder as it was.
     if resume_from is not None:
         ckpt = load_checkpoint(resume_from)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
+        load_states(ckpt, resume_from, model, optimizer)
         set_rng_state(ckpt["rng"])
         history, start_epoch, seconds = ckpt["history"], ckpt["epoch"] + 1, ckpt["seconds"]
         log(f"neuroplast: resuming {cfg.name} after epoch {ckpt['epoch'] + 1}/{cfg.learning.epochs}")
+        # metrics.jsonl may hold lines of epochs run after the checkpoint (killed before it was saved): the
+        # checkpoint's history is the truth, so the log restarts from it and the resumed epochs append once.
+        atomic_write_bytes(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history).encode())
     else:
+        out.mkdir(parents=True, exist_ok=True)
+        # A fresh run replaces an old one (--force): a stale checkpoint left here would be resumed by mistake.
+        for stale in ("metrics.jsonl", "checkpoint.pt", "metrics.json"):
+            (out / stale).unlink(missing_ok=True)
         atomic_write_bytes(out / "config.yaml", dump_config(cfg).encode())
-        (out / "metrics.jsonl").unlink(missing_ok=True)
     command = command or "neuroplast " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     n = len(x_train)
     bs = cfg.learning.batch_size
@@ -97,8 +106,10 @@ def train(cfg: RunConfig, resume_from: Path | None = None, command: str | None =
             loss = task.loss(out_times, yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            task.after_backward(model)
             optimizer.step()
-            for k, v in task.batch_stats(model, out_times.detach(), yb, train=True, loss=loss.item()).items():
+            task.after_step(model)
+            for k, v in task.batch_stats(model, _detach(out_times), yb, train=True, loss=loss.item()).items():
                 sums[k] = sums.get(k, 0.0) + v
         record = {"epoch": epoch + 1, **{f"train_{k}": v for k, v in task.summarise(sums, n).items()}}
         last = epoch + 1 == cfg.learning.epochs
@@ -130,6 +141,11 @@ def train(cfg: RunConfig, resume_from: Path | None = None, command: str | None =
     return metrics
 
 
+def _detach(output):
+    """Model outputs are a tensor (SSTDP) or a (spikes, counts) pair (ScSr)."""
+    return output.detach() if torch.is_tensor(output) else (output[0].detach(), output[1])
+
+
 def _test_names(metrics: dict) -> dict:
     """The headline metric is ``test_accuracy`` (strict); the others keep their own names."""
     return {("test_accuracy" if k == "accuracy" else k): v for k, v in metrics.items()}
@@ -137,13 +153,12 @@ def _test_names(metrics: dict) -> dict:
 
 def evaluate_result(result_dir: Path) -> dict:
     """Reload a result folder's checkpoint and recompute its test metrics."""
-    from neuroplast.config import RunConfig
-
-    ckpt = load_checkpoint(Path(result_dir) / "checkpoint.pt")
-    cfg = RunConfig.model_validate(ckpt["config"])
+    path = Path(result_dir) / "checkpoint.pt"
+    ckpt = load_checkpoint(path)
+    cfg = checkpoint_config(ckpt, path)
     task = make_task(cfg)
     _, (x_test, y_test) = task.load_data(train=False)
     model = task.build_model()
-    model.load_state_dict(ckpt["model"])
+    load_states(ckpt, path, model)
     return {"name": cfg.name, "dataset": task.data_used, **_test_names(evaluate(task, model, x_test, y_test)),
             **task.describe(model)}
