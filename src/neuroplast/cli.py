@@ -65,6 +65,12 @@ def _cmd_plot(args):
         print(path)
 
 
+def _cmd_ablate(args):
+    from neuroplast.train.ablation import main as ablate_main
+
+    ablate_main([args.config] + (["--out", args.out] if args.out else []))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neuroplast", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -80,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="reload a result's checkpoint and print its test metrics as one JSON line")
     p.add_argument("result_dir")
     p.set_defaults(func=_cmd_eval)
+    p = sub.add_parser("ablate", help="run an ablation table (rows x seeds x splits) from one config")
+    p.add_argument("config")
+    p.add_argument("--out", help="result folder (default results/<name>)")
+    p.set_defaults(func=_cmd_ablate)
     p = sub.add_parser("plot", help="write a result folder's pictures as PNG")
     p.add_argument("result_dir")
     p.set_defaults(func=_cmd_plot)
