@@ -3,8 +3,9 @@
 One run, one machine, same weights and inputs: the default ScSr network with BIP (``scsr-bip``: self-loops on
 both hidden layers, skip input -> hidden 2, all intrinsic parameters trained), spike-count loss, forward +
 backward. Both paths compute all steps' feedforward and skip projections as one matmul per source; they
-differ only in the LIF scan (``LIFOptions.implementation`` "fused" vs "loop"). The forward outputs must be
-identical and the gradients equal up to float32 rounding.
+differ only in the LIF scan: the fast path runs ``LIFOptions.backend`` (default ``numba``: compiled CPU
+kernels), the baseline ``implementation="loop"``. The torch fused scan (``backend="torch"``) is timed too, for
+reference. The forward outputs must be identical and the gradients equal up to float32 rounding.
 
 Also reported: the projections alone (the matmuls both paths share, forward + backward), which bound the
 speedup; the scan alone (one hidden layer, forward + backward); and, for scale, a step-major loop that reads
@@ -145,29 +146,36 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--stepwise-repeats", type=int, default=2, help="repeats of the slow step-major loop (0: skip)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--backend", default="numba", choices=["numba", "torch", "auto"], help="the fast path's kernel")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "scsr-step.json"))
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     fast = ScSrSNN.from_preset(args.preset, args.n_in, args.n_out, args.hidden,
-                               options=LIFOptions(truncation=args.truncation))
+                               options=LIFOptions(truncation=args.truncation, backend=args.backend))
+    fused_torch = ScSrSNN.from_preset(args.preset, args.n_in, args.n_out, args.hidden,
+                                      options=LIFOptions(truncation=args.truncation, backend="torch"))
     loop = ScSrSNN.from_preset(args.preset, args.n_in, args.n_out, args.hidden,
                                options=LIFOptions(truncation=args.truncation, implementation="loop"))
     loop.load_state_dict(fast.state_dict())
+    fused_torch.load_state_dict(fast.state_dict())
     g = torch.Generator().manual_seed(0)
     x = (torch.rand(args.steps, args.batch, args.n_in, generator=g) < args.input_rate).float()
     labels = torch.randint(0, args.n_out, (args.batch,), generator=g)
 
     out_fast, g_fast = _step(fast, x, labels), _grads(fast)
     out_loop, g_loop = _step(loop, x, labels), _grads(loop)
+    out_torch, g_torch = _step(fused_torch, x, labels), _grads(fused_torch)
     projections = _projection_step(fast, x)
-    fused_t, loop_t, proj_t = [], [], []
+    projections()
+    fused_t, loop_t, proj_t, torch_t = [], [], [], []
     for _ in range(args.repeats):
         fused_t.append(_timed(lambda: _step(fast, x, labels)))
         loop_t.append(_timed(lambda: _step(loop, x, labels)))
         proj_t.append(_timed(projections))
-    fused_s, loop_s, proj_s = (statistics.median(t) for t in (fused_t, loop_t, proj_t))
+        torch_t.append(_timed(lambda: _step(fused_torch, x, labels)))
+    fused_s, loop_s, proj_s, torch_s = (statistics.median(t) for t in (fused_t, loop_t, proj_t, torch_t))
     stepwise = None
     if args.stepwise_repeats and args.truncation == 0:
         out_step = _stepwise_step(fast, x, labels)
@@ -184,7 +192,8 @@ def main(argv=None):
             "preset": args.preset, "steps": args.steps, "batch": args.batch, "n_in": args.n_in,
             "hidden": args.hidden, "n_out": args.n_out, "input_rate": args.input_rate,
             "truncation": args.truncation, "surrogate": "fast_sigmoid(0.5)", "grad_method": "bptt",
-            "tau_mem": 64.0, "tau_syn": 8.0, "dtype": "float32",
+            "tau_mem": 64.0, "tau_syn": 8.0, "dtype": "float32", "backend": args.backend, "threads": args.threads,
+            "repeats": args.repeats, "statistic": "median",
         },
         "machine": {**machine(), "load_average_1min": os.getloadavg()[0]},
         "fused_step_s": fused_s,
@@ -192,6 +201,10 @@ def main(argv=None):
         "fused_samples_s": fused_t,
         "loop_samples_s": loop_t,
         "speedup_vs_autograd_loop": loop_s / fused_s,
+        "torch_fused_step_s": torch_s,
+        "speedup_of_torch_fused_vs_autograd_loop": loop_s / torch_s,
+        "torch_fused_forward_identical": bool(torch.equal(out_torch, out_loop)),
+        "torch_fused_gradients": _compare(g_torch, g_loop, rtol=1e-4),
         "projections_s": proj_s,
         "projection_share_of_fused_step": proj_s / fused_s,
         "speedup_excluding_projections": (loop_s - proj_s) / max(fused_s - proj_s, 1e-9),
@@ -204,7 +217,7 @@ def main(argv=None):
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    keys = ("fused_step_s", "loop_step_s", "speedup_vs_autograd_loop", "projections_s",
+    keys = ("fused_step_s", "loop_step_s", "speedup_vs_autograd_loop", "torch_fused_step_s", "projections_s",
             "speedup_excluding_projections", "forward_identical", "gradients", "scan_only", "stepwise_loop")
     print(json.dumps({k: result[k] for k in keys}, indent=2))
     return result

@@ -1,4 +1,5 @@
-"""``neuroplast train|resume|eval|plot|bench ...``: one config-driven entry point; user errors print one line."""
+"""``neuroplast train|resume|eval|plot|export|data|bench ...``: one config-driven entry point; user errors print
+one line."""
 
 from __future__ import annotations
 
@@ -21,8 +22,16 @@ def _cmd_train(args):
     if (out / "checkpoint.pt").exists() and not args.force:
         raise NeuroplastError(f"{out} already holds a run; use `neuroplast resume {out}` to continue it, "
                               "--out DIR for a new folder, or --force to overwrite")
-    metrics = train(cfg)
-    print(json.dumps(metrics))
+    if args.nproc != 1:
+        from neuroplast.train.distributed import launch
+
+        metrics = launch(cfg, args.nproc)
+    else:
+        metrics = train(cfg)
+    from neuroplast.train.distributed import is_main_process
+
+    if is_main_process():
+        print(json.dumps(metrics))
 
 
 def _cmd_resume(args):
@@ -53,8 +62,10 @@ def _cmd_eval(args):
 def _cmd_bench(args):
     if args.what == "sstdp":
         from neuroplast.bench.sstdp_speed import main as bench_main
+    elif args.what == "cpu-lif":
+        from neuroplast.bench.cpu_lif import main as bench_main
     else:
-        raise NeuroplastError(f"unknown benchmark {args.what!r}; allowed: sstdp")
+        raise NeuroplastError(f"unknown benchmark {args.what!r}; allowed: sstdp, cpu-lif")
     bench_main(args.rest)
 
 
@@ -63,6 +74,38 @@ def _cmd_plot(args):
 
     for path in plot_result(Path(args.result_dir)):
         print(path)
+
+
+def _cmd_export(args):
+    from neuroplast.export.nir_export import export_result
+
+    print(export_result(Path(args.result_dir), args.out, dt=args.dt, form=args.form))
+
+
+def _cmd_data(args):
+    from neuroplast.data import catalog
+
+    if args.action == "list":
+        for d in catalog.DATASETS.values():
+            get = "download" if d.downloadable else "by hand"
+            print(f"{d.name:<14} {catalog.status(d.name, args.root):<8} {get:<9} {d.description}")
+        return
+    if args.action == "download":
+        if not args.name:
+            raise NeuroplastError("`neuroplast data download` needs a dataset name; see `neuroplast data list`")
+        reports = [catalog.download(args.name, args.root, force=args.force)]
+    else:
+        names = [args.name] if args.name else [d.name for d in catalog.DATASETS.values()
+                                              if catalog.status(d.name, args.root) != "missing"]
+        reports = [catalog.verify(n, args.root) for n in names]
+    for report in reports:
+        print(f"{report['name']}: {'ok' if report['ok'] else 'FAILED'} ({report['root']})")
+        for c in report["checks"]:
+            mark = "ok  " if c["ok"] else ("warn" if c["optional"] else "FAIL")
+            print(f"  {mark} {c['item']}: {c['detail']}")
+    bad = [r["name"] for r in reports if not r["ok"]]
+    if bad:
+        raise NeuroplastError(f"verification failed for {', '.join(bad)}")
 
 
 def _cmd_ablate(args):
@@ -79,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. learning.epochs=5")
     p.add_argument("--out", help="result folder (default results/<name>)")
     p.add_argument("--force", action="store_true", help="overwrite an existing run in the result folder")
+    p.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="data-parallel on N local processes (gloo); learning.batch_size stays the global batch")
     p.set_defaults(func=_cmd_train)
     p = sub.add_parser("resume", help="continue a killed or stopped run from its last checkpoint")
     p.add_argument("result_dir")
@@ -93,8 +138,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plot", help="write a result folder's pictures as PNG")
     p.add_argument("result_dir")
     p.set_defaults(func=_cmd_plot)
+    p = sub.add_parser("export", help="write a result's trained model as a NIR graph")
+    p.add_argument("result_dir")
+    p.add_argument("--format", choices=["nir"], default="nir", help="exchange format (NIR, neuroir.org)")
+    p.add_argument("--out", help="output file (default RESULT_DIR/model.nir)")
+    p.add_argument("--dt", type=float, default=1e-4, help="seconds per simulation step in the NIR graph")
+    p.add_argument("--form", choices=["auto", "lif", "cubalif"], default="auto",
+                   help="ScSr neurons as LIF + LI trace nodes, or CubaLIF where exact (auto: CubaLIF when exact)")
+    p.set_defaults(func=_cmd_export)
+    p = sub.add_parser("data", help="list, verify (checksums) or download the datasets neuroplast knows")
+    p.add_argument("action", choices=["list", "verify", "download"])
+    p.add_argument("name", nargs="?", help="dataset name (verify: all present ones when left out)")
+    p.add_argument("--root", help="data root (default $NEUROPLAST_DATA, else ../shared/data)")
+    p.add_argument("--force", action="store_true", help="download even when the files already verify")
+    p.set_defaults(func=_cmd_data)
     p = sub.add_parser("bench", help="speed benchmarks")
-    p.add_argument("what", choices=["sstdp"])
+    p.add_argument("what", choices=["sstdp", "cpu-lif"])
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=_cmd_bench)
     return parser

@@ -17,7 +17,7 @@ from neuroplast.errors import NeuroplastError
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # a NaN/inf setting only ends in NaN weights
 
 
 class DataConfig(_Strict):
@@ -110,6 +110,10 @@ class ScSrLearningConfig(_Strict):
     weight_decay: float = Field(0.0, ge=0)
     grad_clip: float | None = Field(1.0, gt=0)
     weight_clip: float | None = Field(4.0, gt=0)
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="cosine: both groups' lr fall to lr_min_factor x lr over the epochs")
+    lr_min_factor: float = Field(0.02, ge=0, le=1)
+    warmup_epochs: int = Field(0, ge=0, description="linear lr warm-up over the first epochs")
     batch_size: int = Field(50, ge=1)
     epochs: int = Field(100, ge=1)
 

@@ -18,6 +18,7 @@ SHD train set at 2 ms x 700 would need 4 GB).
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,7 @@ NTIDIGITS_CHANNELS = 64
 NTIDIGITS_CLASSES = ("z", "1", "2", "3", "4", "5", "6", "7", "8", "9", "o")
 """Label i is the spoken digit NTIDIGITS_CLASSES[i]: 'z' zero, 'o' oh."""
 SHD_CHANNELS = 700
+SHD_CLASSES = 20
 
 
 def _h5py():  # type: ignore[no-untyped-def]
@@ -82,6 +84,15 @@ def _resolve(path: str | os.PathLike | None, root: str | os.PathLike | None, def
     return file
 
 
+@contextmanager
+def _naming(file: Path, item: str):
+    """Say which file and sample a corrupt event stream came from."""
+    try:
+        yield
+    except NeuroplastError as exc:
+        raise NeuroplastError(f"{str(file)!r} {item}: {exc}") from None
+
+
 def _check_part(part: str) -> None:
     if part not in ("train", "test"):
         raise NeuroplastError(f"part must be 'train' or 'test', got {part!r}")
@@ -123,7 +134,9 @@ def load_ntidigits(
             for i, (uid, _) in enumerate(chosen):
                 if uid not in addresses or uid not in timestamps:
                     raise NeuroplastError(f"{str(file)!r}: utterance {uid!r} lacks its addresses or timestamps dataset")
-                spikes[i] = bin_events(timestamps[uid][()], addresses[uid][()], NTIDIGITS_CHANNELS, dt, n_steps, binary)
+                with _naming(file, f"utterance {uid!r}"):
+                    spikes[i] = bin_events(timestamps[uid][()], addresses[uid][()], NTIDIGITS_CHANNELS, dt, n_steps,
+                                           binary)
     except OSError as exc:
         raise NeuroplastError(
             f"cannot read {str(file)!r} as HDF5 ({exc}); the file is corrupt, re-download it"
@@ -160,9 +173,14 @@ def load_shd(
                 )
             if labels.size == 0:
                 raise NeuroplastError(f"{str(file)!r} holds no samples")
+            outside = np.flatnonzero((labels < 0) | (labels >= SHD_CLASSES))
+            if outside.size:
+                raise NeuroplastError(f"{str(file)!r}: label {labels[outside[0]]} at index {outside[0]} is outside "
+                                      f"0..{SHD_CLASSES - 1}; the file is corrupt, re-download it")
             spikes = np.zeros((labels.size, n_steps, SHD_CHANNELS), dtype=np.uint8)
             for i in range(labels.size):
-                spikes[i] = bin_events(times[i], units[i], SHD_CHANNELS, dt, n_steps, binary)
+                with _naming(file, f"sample {i}"):
+                    spikes[i] = bin_events(times[i], units[i], SHD_CHANNELS, dt, n_steps, binary)
     except OSError as exc:
         raise NeuroplastError(
             f"cannot read {str(file)!r} as HDF5 ({exc}); the file is corrupt, re-download it"

@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
-from tqdm import tqdm
 
 from neuroplast.data.audio import FRONTEND_RATE, read_audio, resample
 from neuroplast.errors import NeuroplastError
 from neuroplast.settings import cache_root
+from neuroplast.train.progress import progress_bar
 
 __all__ = [
     "LyonBSAEncoder",
@@ -510,7 +510,7 @@ def _encode_in_worker(path: str) -> np.ndarray:
 
 def _encode_all(encoder: SpeechEncoder, paths: Sequence[Path], workers: int, desc: str) -> np.ndarray:
     out = np.zeros((len(paths), encoder.n_steps, encoder.n_channels), dtype=np.uint8)
-    with tqdm(total=len(paths), desc=desc, unit="file", disable=None) as bar:
+    with progress_bar(len(paths), desc, unit="file") as bar:
         if workers <= 1:
             results: Iterable[np.ndarray] = (encoder.encode_file(p) for p in paths)
             for i, spikes in enumerate(results):

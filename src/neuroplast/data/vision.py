@@ -19,7 +19,6 @@ import math
 import os
 import re
 import struct
-import sys
 import tarfile
 import tempfile
 import warnings
@@ -33,6 +32,7 @@ import numpy as np
 
 from neuroplast import settings
 from neuroplast.errors import NeuroplastError
+from neuroplast.train.progress import progress
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -301,7 +301,8 @@ def _decode_cifar(tarball: Path, split: str, limit_per_class: int | None) -> tup
         keep = _first_per_class(labels, limit_per_class)
         members, labels = [members[i] for i in keep], labels[keep]
     images = np.empty((len(members), 32, 32, 3), dtype=np.uint8)
-    for i, (_, name, blob) in enumerate(members):
+    desc = f"decoding CIFAR-10 {split} JPEGs (cached after the first time)"
+    for i, (_, name, blob) in enumerate(progress(members, desc=desc)):
         where = f"{tarball} member {name}"
         im = _open_image(blob, where, "RGB")
         if im.size != (32, 32):
@@ -418,7 +419,6 @@ def load_cifar10(
             return full[0][keep], full[1][keep]
         if key != full_key and (cached := _cache_read(folder, key)) is not None:
             return cached
-    print(f"neuroplast: decoding CIFAR-10 {split} JPEGs from {tarball} (cached after the first time)", file=sys.stderr)
     images, labels = _decode_cifar(tarball, split, limit_per_class)
     if folder is not None:
         _cache_write(folder, key, images, labels, tarball)

@@ -48,6 +48,14 @@ Parameter gradients follow from ``delta`` as in BPTT (``dL/dX = gain * delta``, 
 the inter-neuron and reset terms apply at firing steps only (the code also adds them on non-firing steps with
 a rising membrane, which the paper's derivation does not have), and the fallback sigmoid's exponent is not
 clamped. :func:`tssl_reference_grads` restates the rule the code's way (explicit kernel sums) for tests.
+
+Backends of :func:`lif_scan` (``LIFOptions.backend``): ``"numba"`` runs compiled CPU kernels
+(:mod:`neuroplast.functional.lif_numba`) for the forward scan and the BPTT backward, saving only the input
+current and recomputing the states; ``"torch"`` is the fused torch scan above; ``"reference"`` is the plain
+autograd loop (the same as ``implementation="loop"``). ``"auto"`` (default) picks numba for CPU float32/float64
+tensors with hard spikes, ``grad_method="bptt"`` and a built-in surrogate when numba imports, and the torch scan
+otherwise (GPU tensors, soft spikes, TSSL, a registered custom surrogate). Spikes and traces are identical on
+every backend.
 """
 
 from __future__ import annotations
@@ -65,6 +73,9 @@ __all__ = [
     "lif_scan_reference",
     "lif_scan",
     "LIFScanFunction",
+    "LIFScanNumba",
+    "resolve_backend",
+    "numba_unsupported_reason",
     "tssl_reference_grads",
 ]
 
@@ -73,6 +84,7 @@ _CHOICES = {
     "spike_mode": ("hard", "soft"),
     "grad_method": ("bptt", "tssl"),
     "implementation": ("fused", "loop"),
+    "backend": ("auto", "numba", "torch", "reference"),
 }
 
 
@@ -92,6 +104,8 @@ class LIFOptions:
     self-loops of strength 1, tau_mem 64 and 700 steps the full-BPTT surrogate gradient grows without bound
     (the linearised loop gain ``~ tau_mem * w_self * surrogate`` exceeds 1); ``truncation`` of about tau_mem,
     or weaker self-loops, keeps it at the feedforward network's scale.
+    ``backend``: which kernel :func:`lif_scan` runs, ``"auto"``, ``"numba"``, ``"torch"`` or ``"reference"``
+    (see the module docstring); ``implementation="loop"`` overrides it with the reference loop.
     """
 
     feedback: str = "trace"
@@ -104,6 +118,7 @@ class LIFOptions:
     tssl_silent_fraction: float = 0.25
     tssl_fallback: Surrogate = field(default_factory=lambda: Surrogate("sigmoid", 0.2))
     truncation: int = 0
+    backend: str = "auto"
 
     def __post_init__(self):
         for name, allowed in _CHOICES.items():
@@ -111,6 +126,8 @@ class LIFOptions:
                 raise NeuroplastError(f"LIFOptions.{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.grad_method == "tssl" and (self.spike_mode != "hard" or self.implementation != "fused"):
             raise NeuroplastError("grad_method='tssl' needs spike_mode='hard' and implementation='fused'")
+        if self.grad_method == "tssl" and self.backend in ("numba", "reference"):
+            raise NeuroplastError(f"grad_method='tssl' runs on the torch fused scan only, not backend={self.backend!r}")
         if self.truncation < 0:
             raise NeuroplastError(f"truncation must be >= 0 (0 = full BPTT), got {self.truncation}")
         if not self.tssl_kappa_max > 0:
@@ -401,6 +418,173 @@ def _backward(needs, options, x, mem, stored, trace, w, alpha, beta, theta, r, g
     )
 
 
+_NUMBA: list = []
+
+
+def _numba_kernels():
+    """The compiled kernels module, or None when numba is missing or fails to import (then: torch scan)."""
+    if not _NUMBA:
+        try:
+            from neuroplast.functional import lif_numba
+        except Exception:  # any import failure means "not available", never an error for the user
+            lif_numba = None
+        _NUMBA.append(lif_numba)
+    return _NUMBA[0]
+
+
+def numba_unsupported_reason(current: torch.Tensor, options: LIFOptions) -> str | None:
+    """Why the numba backend cannot run this call (None when it can)."""
+    if current.device.type != "cpu":
+        return f"tensors on {current.device.type}, the numba kernels are CPU-only"
+    if current.dtype not in (torch.float32, torch.float64):
+        return f"dtype {current.dtype}; the numba kernels cover float32 and float64"
+    if options.spike_mode != "hard":
+        return "spike_mode='soft'"
+    if options.grad_method != "bptt":
+        return f"grad_method={options.grad_method!r} (the TSSL backward runs on the torch fused scan)"
+    kernels = _numba_kernels()
+    if kernels is None:
+        return "numba is not importable"
+    if options.surrogate.name not in kernels.SURROGATE_CODES:
+        return f"surrogate {options.surrogate.name!r} has no compiled version"
+    return None
+
+
+def resolve_backend(current: torch.Tensor, options: LIFOptions) -> str:
+    """The backend :func:`lif_scan` runs for this input: ``"numba"``, ``"torch"`` or ``"reference"``."""
+    if options.implementation == "loop" or options.backend == "reference":
+        return "reference"
+    if options.backend == "torch":
+        return "torch"
+    reason = numba_unsupported_reason(current, options)
+    if options.backend == "numba" and reason is not None:
+        raise NeuroplastError(f"backend='numba' cannot run: {reason}; use backend='auto' or 'torch'")
+    return "numba" if reason is None else "torch"
+
+
+def _threads() -> int:
+    """Run numba with torch's thread count, so one setting (torch.set_num_threads) governs both."""
+    import numba
+
+    wanted = torch.get_num_threads()
+    n = max(1, min(wanted, numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(n)
+    if torch.get_num_threads() != wanted:
+        # numba's OpenMP layer sets the process-wide OpenMP count to all cores when it starts its pool, which is
+        # torch's count too; put the user's setting back.
+        torch.set_num_threads(wanted)
+    return n
+
+
+_HUGE_PAGE = 2 << 20
+
+
+def _empty_like_large(t: torch.Tensor) -> torch.Tensor:
+    """``torch.empty_like`` for the kernels' big ``(T, B, N)`` outputs, on transparent huge pages where Linux allows.
+
+    Why: a fresh 32 MiB tensor takes ~8,000 page faults on first touch (about 10 ms in a VM, a third of the scan
+    itself at n = 1024); in a 2 MiB-aligned anonymous mapping advised ``MADV_HUGEPAGE`` it takes 16. Small tensors,
+    and systems without ``madvise``, get ``torch.empty_like``.
+    """
+    import mmap
+
+    import numpy as np
+
+    dtype = {torch.float32: np.float32, torch.float64: np.float64}.get(t.dtype)
+    nbytes = t.numel() * t.element_size()
+    if dtype is None or t.device.type != "cpu" or nbytes < 2 * _HUGE_PAGE or not hasattr(mmap, "MADV_HUGEPAGE"):
+        return torch.empty_like(t, memory_format=torch.contiguous_format)
+    try:
+        region = mmap.mmap(-1, nbytes + _HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        region.madvise(mmap.MADV_HUGEPAGE)
+    except (OSError, ValueError):
+        return torch.empty_like(t, memory_format=torch.contiguous_format)
+    raw = np.frombuffer(region, dtype=np.uint8)
+    start = (-raw.ctypes.data) % _HUGE_PAGE
+    array = raw[start : start + nbytes].view(dtype)
+    return torch.from_numpy(array.reshape(t.shape))
+
+
+def _np(t: torch.Tensor):
+    return t.detach().contiguous().numpy()
+
+
+def _grad_np(g: torch.Tensor | None, like: torch.Tensor):
+    """An upstream gradient as a C array; one broadcast over time and batch (``loss = out.sum()``) stays
+    ``(1, 1, N)`` instead of being materialised at ``(T, B, N)``; a missing one is ``(1, 1, N)`` zeros."""
+    if g is None:
+        return like.new_zeros(1, 1, like.shape[2]).numpy()
+    g = g.detach().to(like.dtype)
+    if g.stride(0) == 0 and g.stride(1) == 0:
+        g = g[:1, :1]
+    return g.contiguous().numpy()
+
+
+class LIFScanNumba(torch.autograd.Function):
+    """The fused scan on the numba kernels: same inputs and outputs as :class:`LIFScanFunction` (BPTT only).
+
+    Saves the input current and the parameters only; the backward recomputes membrane and trace per block of
+    neurons (see :mod:`neuroplast.functional.lif_numba`).
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, alpha, beta, theta, r, options):
+        ctx.set_materialize_grads(False)
+        kernels = _numba_kernels()
+        xc = x.detach().contiguous()
+        args = _numba_params(kernels, xc, w, alpha, beta, theta, r)
+        spikes = _empty_like_large(xc)
+        trace = _empty_like_large(xc)
+        _threads()
+        kernels.lif_forward(_np(xc), args["w"], args["alpha"], args["coef"], args["small"], args["theta"],
+                            args["r"], options.feedback == "trace", args["one"], spikes.numpy(), trace.numpy())
+        ctx.save_for_backward(xc, w, alpha, beta, theta, r)
+        ctx.options = options
+        return spikes, trace
+
+    @staticmethod
+    def backward(ctx, grad_s, grad_a):
+        if grad_s is None and grad_a is None:
+            return (None,) * 7
+        needs = ctx.needs_input_grad
+        options = ctx.options
+        kernels = _numba_kernels()
+        x, w, alpha, beta, theta, r = ctx.saved_tensors
+        batch, n = x.shape[1], x.shape[2]
+        args = _numba_params(kernels, x, w, alpha, beta, theta, r)
+        grad_x = _empty_like_large(x) if needs[0] else x[:1, :1]
+        partial = torch.zeros(5, batch, n, dtype=torch.float64)
+        _threads()
+        kernels.lif_backward(
+            _np(x), args["w"], args["alpha"], args["beta"], args["inv"], args["coef"], args["small"], args["theta"],
+            args["r"], options.feedback == "trace", args["one"], _grad_np(grad_s, x), _grad_np(grad_a, x),
+            kernels.SURROGATE_CODES[options.surrogate.name], float(options.surrogate.width),
+            bool(options.detach_reset), int(options.truncation), bool(needs[0]), grad_x.numpy(), *partial.numpy(),
+        )
+        g_alpha, g_beta, g_theta, g_r, g_wfb = partial.sum(1).to(x.dtype).unbind(0)
+        return (
+            grad_x if needs[0] else None,
+            r.detach() * g_wfb if w is not None and needs[1] else None,
+            g_alpha if needs[2] else None,
+            g_beta if needs[3] else None,
+            g_theta if needs[4] else None,
+            g_r if needs[5] else None,
+            None,
+        )
+
+
+def _numba_params(kernels, x, w, alpha, beta, theta, r) -> dict:
+    """Per-neuron vectors as C arrays for the kernels; ``inv = 1 - beta`` is formed in torch, as the reference
+    forms it, so the trace's lerp sees the same weight."""
+    inv = 1.0 - beta.detach()
+    coef, small = kernels.lerp_coefficients(_np(inv))
+    return {
+        "w": _np(w) if w is not None else _np(torch.zeros_like(alpha)),
+        "alpha": _np(alpha), "beta": _np(beta), "inv": _np(inv), "theta": _np(theta), "r": _np(r),
+        "coef": coef, "small": small, "one": x.new_ones(()).numpy()[()],
+    }
+
+
 def lif_scan(
     current: torch.Tensor,
     tau_mem,
@@ -413,12 +597,16 @@ def lif_scan(
     """Fused LIF scan: ``current (T, B, N)`` (feedforward + skip projections of all steps) -> ``(spikes, trace)``.
 
     Intrinsic parameters are scalars or ``(N,)`` tensors; ``self_weight`` ``(N,)`` adds the one-step-delayed
-    diagonal loop. With ``options.implementation == "loop"`` this runs :func:`lif_scan_reference` instead.
+    diagonal loop. ``options.backend`` picks the kernel (:func:`resolve_backend`); with
+    ``options.implementation == "loop"`` this runs :func:`lif_scan_reference` instead.
     """
     _check_current(current)
-    if options.implementation == "loop":
+    backend = resolve_backend(current, options)
+    if backend == "reference":
         return lif_scan_reference(current, tau_mem, tau_syn, threshold, gain, self_weight, None, options)
     alpha, beta, theta, r, w = _params(current, tau_mem, tau_syn, threshold, gain, self_weight)
+    if backend == "numba":
+        return LIFScanNumba.apply(current, w, alpha, beta, theta, r, options)
     return LIFScanFunction.apply(current, w, alpha, beta, theta, r, options)
 
 

@@ -131,6 +131,44 @@ class ScSrSNN(nn.Module):
             counts[names[dst]] = spikes.detach().sum(0)
         return spikes, counts
 
+    @torch.no_grad()
+    def record(self, x: torch.Tensor) -> dict[str, dict[str, torch.Tensor]]:
+        """Per-layer spikes and pre-reset membranes ``p`` of ``x (T, B, n_in)``, for pictures (no gradient).
+
+        A plain loop of the equations in :mod:`neuroplast.functional.lif`, kept separate from the kernels so
+        they need no membrane output; tests check its spikes equal :meth:`forward`'s.
+        """
+        if not x.is_floating_point():
+            x = x.to(torch.get_default_dtype())
+        names = self.layer_names()
+        traces = [synaptic_trace(x, self.input_tau_syn)]
+        spikes, membrane = {"input": x}, {}
+        for dst, layer in enumerate(self.layers, start=1):
+            current = layer.input_current(traces[dst - 1], [traces[src] for src in self.skip_sources[dst]])
+            n = layer.neurons
+            alpha, inv = 1.0 - 1.0 / n.tau_mem, 1.0 / n.tau_syn
+            w_self = layer.self_weight if layer.recurrence == "self" else None
+            w_rec = layer.effective_recurrent_weight()
+            u = torch.zeros_like(current[0])
+            a, s = torch.zeros_like(u), torch.zeros_like(u)
+            out_s, out_a, out_p = [], [], []
+            for x_t in current.unbind(0):
+                fb = a if n.options.feedback == "trace" else s
+                i = x_t if w_self is None else torch.addcmul(x_t, w_self, fb)
+                if w_rec is not None:
+                    i = i + fb @ w_rec.T
+                p = torch.addcmul(n.gain * i, alpha, u)
+                s = (p > n.threshold).to(p.dtype)
+                u = p * (1.0 - s)
+                a = torch.lerp(a, s, inv)
+                out_s.append(s)
+                out_a.append(a)
+                out_p.append(p)
+            traces.append(torch.stack(out_a))
+            spikes[names[dst]] = torch.stack(out_s)
+            membrane[names[dst]] = torch.stack(out_p)
+        return {"spikes": spikes, "membrane": membrane}
+
     def fan_out(self) -> dict[str, torch.Tensor]:
         """Outgoing synapses per neuron of each layer (next layer, skip targets, recurrence), ``{name: (N,)}``."""
         names = self.layer_names()

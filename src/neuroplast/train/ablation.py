@@ -34,12 +34,40 @@ def _run_snn(base: dict, preset: str, seed: int, split: str, out: Path) -> dict:
     data["model"]["preset"] = preset
     data["data"].setdefault("options", {})["split"] = split
     data["train"] = {**data.get("train", {}), "out_dir": str(out / data["name"]), "progress": False, "threads": 1}
-    metrics = train(validate_config(data), command=f"neuroplast ablate (row {preset}, seed {seed}, split {split})")
+    cfg = validate_config(data)
+    metrics = _finished(cfg)
+    if metrics is None:
+        ckpt = Path(cfg.train.out_dir) / "checkpoint.pt"
+        resume = ckpt if ckpt.is_file() and _same_config(ckpt, cfg) else None
+        metrics = train(cfg, resume_from=resume,
+                        command=f"neuroplast ablate (row {preset}, seed {seed}, split {split})")
     rates = {k[5:]: v for k, v in metrics.items() if k.startswith("rate_")}
     synops = {k[7:]: v for k, v in metrics.items() if k.startswith("synops_")}
     return {"accuracy": metrics["test_accuracy"], "firing_rates": rates, "synaptic_operations": synops,
             "synaptic_operations_per_inference": metrics.get("synaptic_operations_per_inference"),
             "seconds": metrics["seconds"]}
+
+
+def _same_config(ckpt_path: Path, cfg) -> bool:
+    from neuroplast.train.checkpoint import load_checkpoint
+
+    try:
+        return load_checkpoint(ckpt_path).get("config") == cfg.model_dump(mode="json")
+    except NeuroplastError:
+        return False
+
+
+def _finished(cfg) -> dict | None:
+    """A run of this exact config that already ended (an interrupted ``ablate`` is rerun without redoing it)."""
+    folder = Path(cfg.train.out_dir)
+    try:
+        metrics = json.loads((folder / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
+    ckpt = folder / "checkpoint.pt"
+    if metrics.get("epochs") != cfg.learning.epochs or not ckpt.is_file() or not _same_config(ckpt, cfg):
+        return None
+    return metrics
 
 
 def _run_gru(base: dict, seed: int, split: str, hidden: int) -> dict:
@@ -82,7 +110,20 @@ def _job(args):
     base, row, seed, split, out = args
     if row == "gru":
         hidden = sum(base["model"].get("hidden", [256, 256]))
-        return row, seed, split, _run_gru(base, seed, split, hidden)
+        done = Path(out) / f"gru-{split.replace(':', '_')}-s{seed}.json"
+        key = {"config": base, "hidden": hidden}
+        try:
+            saved = json.loads(done.read_text())
+            if saved.get("key") == json.loads(json.dumps(key)):
+                return row, seed, split, saved["result"]
+        except (OSError, ValueError):
+            pass
+        result = _run_gru(base, seed, split, hidden)
+        from neuroplast.train.checkpoint import atomic_write_bytes
+
+        done.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(done, json.dumps({"key": key, "result": result}).encode())
+        return row, seed, split, result
     return row, seed, split, _run_snn(base, row, seed, split, Path(out))
 
 
@@ -92,7 +133,13 @@ def _summary(values: list[float]) -> dict:
 
 
 def run(config_path: str, out_dir: str | None = None) -> dict:
-    raw = yaml.safe_load(Path(config_path).read_text())
+    path = Path(config_path)
+    if not path.is_file():
+        raise NeuroplastError(f"config file {str(path)!r} not found; see configs/fsdd-ablation.yaml")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise NeuroplastError(f"config file {str(path)!r} is not valid YAML: {exc}".splitlines()[0]) from None
     if not isinstance(raw, dict) or "ablation" not in raw:
         raise NeuroplastError(f"{config_path}: an ablation config needs an 'ablation' section (rows, seeds, splits)")
     spec = raw.pop("ablation")

@@ -100,7 +100,17 @@ def checkpoint_config(content: dict, path: Path):
 
 
 def load_states(content: dict, path: Path, model, optimizer=None):
-    """Load model (and optimizer) state from checkpoint ``content``; a mismatch with the model is one clear line."""
+    """Load model (and optimizer) state from checkpoint ``content``; a mismatch with the model is one clear line.
+
+    Weights holding NaN or inf are refused too: such a model only produces garbage, and resuming it can never
+    recover (the run diverged, or the file was damaged in a way the unpickler did not notice).
+    """
+    state = content["model"]
+    if isinstance(state, dict):
+        bad = [k for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point() and not v.isfinite().all()]
+        if bad:
+            raise NeuroplastError(f"checkpoint {str(path)!r} holds NaN or inf in {', '.join(bad)}; the run diverged "
+                                  "or the file is damaged, retrain (with a lower learning rate)")
     try:
         model.load_state_dict(content["model"])
         if optimizer is not None:

@@ -38,9 +38,14 @@ class ScSrTask:
         self.frontend = opts.pop("frontend", "lyon-bsa")
         self.frontend_options = opts.pop("frontend_options", {})
         self.workers = int(opts.pop("workers", 1))
+        augment = dict(opts.pop("augment", None) or {})
+        self.shift, self.drop = int(augment.pop("shift", 0)), float(augment.pop("drop", 0.0))
+        if augment or self.shift < 0 or not 0.0 <= self.drop < 1.0:
+            raise NeuroplastError("data.options.augment: expected {shift: steps >= 0, drop: probability in [0, 1)}, "
+                                  f"got {cfg.data.options.get('augment')!r}")
         if opts:
             raise NeuroplastError(f"data.options: unknown key(s) {sorted(opts)} for speech; allowed: split, "
-                                  "frontend, frontend_options, workers")
+                                  "frontend, frontend_options, workers, augment")
         if cfg.data.dataset not in SPEECH_DATASETS:
             raise NeuroplastError(f"method scsr reads speech datasets ({', '.join(SPEECH_DATASETS)}), "
                                   f"got {cfg.data.dataset!r}")
@@ -79,13 +84,52 @@ class ScSrTask:
         """Batch-major uint8 spikes ``(B, T, C)`` -> time-major float ``(T, B, C)``."""
         return x.transpose(0, 1).float()
 
+    def augment(self, x: torch.Tensor, idx: torch.Tensor, epoch: int) -> torch.Tensor:
+        """Training-only: shift each utterance by up to ``shift`` steps (zero-filled) and delete input spikes with
+        probability ``drop``. Each sample's draw is seeded by (seed, epoch, sample index), so it does not depend on
+        the batch composition: resumed and data-parallel runs see the same augmented data."""
+        if not self.shift and not self.drop:
+            return x
+        out = torch.empty_like(x)
+        n_steps = x.shape[0]
+        for b, i in enumerate(idx.tolist()):
+            g = torch.Generator().manual_seed((self.cfg.seed * 1_000_003 + epoch) * 1_000_003 + int(i))
+            xs = x[:, b]
+            if self.shift:
+                k = int(torch.randint(-self.shift, self.shift + 1, (1,), generator=g))
+                xs = torch.roll(xs, k, 0)
+                if k > 0:
+                    xs[:min(k, n_steps)] = 0
+                elif k < 0:
+                    xs[max(0, n_steps + k):] = 0
+            if self.drop:
+                xs = xs * (torch.rand(xs.shape, generator=g) >= self.drop).to(xs)
+            out[:, b] = xs
+        return out
+
     def optimizer(self, model):
         lrn = self.cfg.learning
         groups = param_groups(model, lrn.lr, lrn.intrinsic_lr, lrn.weight_decay)
         return torch.optim.AdamW(groups, betas=lrn.betas)
 
+    def lr_factor(self, epoch: int) -> float:
+        """Learning-rate multiplier for an epoch; a pure function of the epoch, so resume stays exact."""
+        import math
+
+        lrn = self.cfg.learning
+        if epoch < lrn.warmup_epochs:
+            return (epoch + 1) / (lrn.warmup_epochs + 1)
+        if lrn.lr_schedule == "constant":
+            return 1.0
+        span = max(1, lrn.epochs - lrn.warmup_epochs - 1)
+        progress = min(1.0, (epoch - lrn.warmup_epochs) / span)
+        return lrn.lr_min_factor + (1 - lrn.lr_min_factor) * 0.5 * (1 + math.cos(math.pi * progress))
+
     def set_epoch(self, optimizer, epoch: int):
-        pass
+        lrn = self.cfg.learning
+        base = {"synaptic": lrn.lr, "intrinsic": lrn.intrinsic_lr}
+        for group in optimizer.param_groups:
+            group["lr"] = base[group["name"]] * self.lr_factor(epoch)
 
     def loss(self, output, y):
         lrn = self.cfg.learning

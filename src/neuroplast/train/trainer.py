@@ -15,12 +15,15 @@ import time
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from neuroplast.config import RunConfig, dump_config
 from neuroplast.errors import NeuroplastError
+from neuroplast.train import distributed
 from neuroplast.train.checkpoint import (atomic_write_bytes, checkpoint_config, load_checkpoint, load_states,
                                          rng_state, save_checkpoint, set_rng_state)
+from neuroplast.train.distributed import Context
+from neuroplast.train.progress import MetricsLog
+from neuroplast.train.progress import progress as progress_lines
 
 
 def make_task(cfg: RunConfig):
@@ -50,27 +53,60 @@ def log(msg: str):
     print(msg, file=sys.stderr, flush=True)
 
 
-def evaluate(task, model, x, y, batch_size=1000, progress=False):
-    """Test metrics over a whole split (no gradients)."""
+def evaluate(task, model, x, y, batch_size=1000, progress=False, dist=None):
+    """Test metrics over a whole split (no gradients); with ``dist`` each rank takes a slice and sums are added."""
+    dist = dist or Context()
+    idx = dist.shard(torch.arange(len(x)))
+    lo, hi = (int(idx[0]), int(idx[-1]) + 1) if len(idx) else (0, 0)
     model.eval()
     sums: dict[str, float] = {}
     with torch.no_grad():
-        for start in tqdm(range(0, len(x), batch_size), desc="eval", leave=False, disable=not progress or None):
-            xb, yb = task.inputs(x[start:start + batch_size]), y[start:start + batch_size]
+        starts = range(lo, hi, batch_size)
+        for start in progress_lines(starts, desc="eval", enabled=progress and dist.is_main):
+            end = min(start + batch_size, hi)
+            xb, yb = task.inputs(x[start:end]), y[start:end]
             for k, v in task.batch_stats(model, model(xb), yb).items():
                 sums[k] = sums.get(k, 0.0) + v
     model.train()
-    return task.summarise(sums, len(x))
+    return task.summarise(dist.reduce_sums(sums), len(x))
+
+
+def check_finite(model, where: str):
+    """A diverged run (NaN or inf weights) stops before its checkpoint replaces the last good one."""
+    for name, p in model.named_parameters():
+        if not torch.isfinite(p).all():
+            raise NeuroplastError(f"training diverged: parameter {name!r} holds NaN or inf {where}; the last good "
+                                  "checkpoint is kept; lower the learning rate or enable clipping")
 
 
 def train(cfg: RunConfig, resume_from: Path | None = None, command: str | None = None) -> dict:
-    """Run (or resume) a training job; returns the final metrics written to ``metrics.json``."""
+    """Run (or resume) a training job; returns the final metrics written to ``metrics.json``.
+
+    Started as one of several ranks (torchrun, or ``launch``), it trains data-parallel: see ``distributed``.
+    """
+    joined = distributed.initialized()
+    dist = distributed.setup()
+    try:
+        return _train(cfg, dist, resume_from, command)
+    finally:
+        if dist.active and not joined:
+            distributed.teardown()
+
+
+def _train(cfg: RunConfig, dist: Context, resume_from: Path | None, command: str | None) -> dict:
     set_threads(cfg.train.threads)
     out = cfg.out_dir()
+    main = dist.is_main
+    say = log if main else (lambda msg: None)
     task = make_task(cfg)
     torch.manual_seed(cfg.seed)
+    if not main:
+        dist.barrier()  # rank 0 decodes and encodes first, filling the caches; the other ranks then read them
     (x_train, y_train), (x_test, y_test) = task.load_data()
+    if main:
+        dist.barrier()
     model = task.build_model()
+    dist.broadcast_parameters(model)
     optimizer = task.optimizer(model)
     history, start_epoch, seconds = [], 0, 0.0
     # Nothing is written before data and model are known good, so a bad input leaves the folder as it was.
@@ -79,65 +115,88 @@ def train(cfg: RunConfig, resume_from: Path | None = None, command: str | None =
         load_states(ckpt, resume_from, model, optimizer)
         set_rng_state(ckpt["rng"])
         history, start_epoch, seconds = ckpt["history"], ckpt["epoch"] + 1, ckpt["seconds"]
-        log(f"neuroplast: resuming {cfg.name} after epoch {ckpt['epoch'] + 1}/{cfg.learning.epochs}")
+        say(f"neuroplast: resuming {cfg.name} after epoch {ckpt['epoch'] + 1}/{cfg.learning.epochs}")
+    metrics_log = MetricsLog(out) if main else None
+    if main and resume_from is not None:
         # metrics.jsonl may hold lines of epochs run after the checkpoint (killed before it was saved): the
         # checkpoint's history is the truth, so the log restarts from it and the resumed epochs append once.
-        atomic_write_bytes(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history).encode())
-    else:
+        metrics_log.restart(history)
+    elif main:
         out.mkdir(parents=True, exist_ok=True)
         # A fresh run replaces an old one (--force): a stale checkpoint left here would be resumed by mistake.
-        for stale in ("metrics.jsonl", "checkpoint.pt", "metrics.json"):
+        for stale in ("metrics.jsonl", "metrics.csv", "checkpoint.pt", "metrics.json"):
             (out / stale).unlink(missing_ok=True)
         atomic_write_bytes(out / "config.yaml", dump_config(cfg).encode())
+    if dist.active:
+        say(f"neuroplast: data-parallel on {dist.world} processes, global batch {cfg.learning.batch_size}")
     command = command or "neuroplast " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     n = len(x_train)
     bs = cfg.learning.batch_size
-    for epoch in range(start_epoch, cfg.learning.epochs):
-        tic = time.perf_counter()
-        task.set_epoch(optimizer, epoch)
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
-        sums: dict[str, float] = {}
-        bar = tqdm(range(0, n, bs), desc=f"epoch {epoch + 1}/{cfg.learning.epochs}", leave=False,
-                   disable=not cfg.train.progress or None)
-        for start in bar:
-            idx = order[start:start + bs]
-            xb, yb = task.inputs(x_train[idx]), y_train[idx]
-            out_times = model(xb)
-            loss = task.loss(out_times, yb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            task.after_backward(model)
-            optimizer.step()
-            task.after_step(model)
-            for k, v in task.batch_stats(model, _detach(out_times), yb, train=True, loss=loss.item()).items():
-                sums[k] = sums.get(k, 0.0) + v
-        record = {"epoch": epoch + 1, **{f"train_{k}": v for k, v in task.summarise(sums, n).items()}}
-        last = epoch + 1 == cfg.learning.epochs
-        if (epoch + 1) % cfg.train.eval_every == 0 or last:
-            record.update({f"test_{k}": v for k, v in evaluate(task, model, x_test, y_test).items()})
-        if not last:
-            record.update(task.epoch_end(model, sums, n))
-        seconds += time.perf_counter() - tic
-        record["seconds"] = round(seconds, 2)
-        history.append(record)
-        with open(out / "metrics.jsonl", "a") as fh:
-            fh.write(json.dumps(record) + "\n")
-        log("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
-        save_checkpoint(out / "checkpoint.pt", model=model.state_dict(), optimizer=optimizer.state_dict(),
-                        rng=rng_state(), history=history, epoch=epoch, seconds=seconds,
-                        config=cfg.model_dump(mode="json"), data_used=task.data_used)
-        if cfg.train.stop_after and epoch + 1 >= cfg.train.stop_after and not last:
-            log(f"neuroplast: stopped after epoch {epoch + 1} (train.stop_after); `neuroplast resume {out}` continues")
-            return {"name": cfg.name, "stopped_after_epoch": epoch + 1}
-    final = evaluate(task, model, x_test, y_test)
+    try:
+        for epoch in range(start_epoch, cfg.learning.epochs):
+            tic = time.perf_counter()
+            task.set_epoch(optimizer, epoch)
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
+            sums: dict[str, float] = {}
+            starts = range(0, n, bs)
+            for start in progress_lines(starts, desc=f"epoch {epoch + 1}/{cfg.learning.epochs}",
+                                        enabled=cfg.train.progress and main):
+                batch = order[start:start + bs]
+                idx = dist.shard(batch)
+                optimizer.zero_grad(set_to_none=True)
+                if len(idx):
+                    xb, yb = task.inputs(x_train[idx]), y_train[idx]
+                    if hasattr(task, "augment"):
+                        xb = task.augment(xb, idx, epoch)
+                    out_times = model(xb)
+                    loss = task.loss(out_times, yb)
+                    loss.backward()
+                dist.reduce_gradients(model.parameters(), len(idx), len(batch))
+                task.after_backward(model)
+                optimizer.step()
+                task.after_step(model)
+                if len(idx):
+                    stats = task.batch_stats(model, _detach(out_times), yb, train=True, loss=loss.item())
+                    for k, v in stats.items():
+                        sums[k] = sums.get(k, 0.0) + v
+            sums = dist.reduce_sums(sums)
+            check_finite(model, f"after epoch {epoch + 1}")
+            record = {"epoch": epoch + 1, **{f"train_{k}": v for k, v in task.summarise(sums, n).items()}}
+            last = epoch + 1 == cfg.learning.epochs
+            if (epoch + 1) % cfg.train.eval_every == 0 or last:
+                record.update({f"test_{k}": v for k, v in evaluate(task, model, x_test, y_test,
+                                                                   progress=cfg.train.progress, dist=dist).items()})
+            if not last:
+                record.update(task.epoch_end(model, sums, n))
+                dist.broadcast_parameters(model)
+            seconds += time.perf_counter() - tic
+            record["seconds"] = round(seconds, 2)
+            history.append(record)
+            if main:
+                metrics_log.write(record, history)
+                log("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+                save_checkpoint(out / "checkpoint.pt", model=model.state_dict(), optimizer=optimizer.state_dict(),
+                                rng=rng_state(), history=history, epoch=epoch, seconds=seconds,
+                                config=cfg.model_dump(mode="json"), data_used=task.data_used)
+            if cfg.train.stop_after and epoch + 1 >= cfg.train.stop_after and not last:
+                say(f"neuroplast: stopped after epoch {epoch + 1} (train.stop_after); "
+                    f"`neuroplast resume {out}` continues")
+                return {"name": cfg.name, "stopped_after_epoch": epoch + 1}
+    finally:
+        if metrics_log is not None:
+            metrics_log.close()
+    final = evaluate(task, model, x_test, y_test, progress=cfg.train.progress, dist=dist)
     metrics = {"name": cfg.name, "method": cfg.method, "dataset": task.data_used, **_test_names(final),
                "epochs": cfg.learning.epochs, "seconds": round(seconds, 2), "command": command,
                "threads": torch.get_num_threads(), "torch": torch.__version__}
+    if dist.active:
+        metrics["processes"] = dist.world
     metrics.update(task.describe(model))
-    atomic_write_bytes(out / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
-    from neuroplast.plots import training_curves
+    if main:
+        atomic_write_bytes(out / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
+        from neuroplast.plots import training_curves
 
-    training_curves(history, out / "training_curves.png", title=cfg.name)
+        training_curves(history, out / "training_curves.png", title=cfg.name)
     return metrics
 
 

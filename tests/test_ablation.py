@@ -1,0 +1,68 @@
+"""`neuroplast ablate`: the table's layout, and an interrupted ablation continues without redoing finished runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from scipy.io import wavfile
+
+from neuroplast.train import ablation
+
+
+def fake_fsdd(root: Path) -> Path:
+    folder = root / "fsdd" / "recordings"
+    folder.mkdir(parents=True, exist_ok=True)
+    t = np.arange(1600) / 8000
+    for digit in range(10):
+        for s, speaker in enumerate(("ann", "bob")):
+            for index in range(6):
+                wave = 0.3 * np.sin(2 * np.pi * (200 + 120 * digit + 15 * s + index) * t)
+                wavfile.write(folder / f"{digit}_{speaker}_{index}.wav", 8000, (wave * 32767).astype(np.int16))
+    return root
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("NEUROPLAST_CACHE", str(tmp_path / "cache"))
+    cfg = {
+        "name": "tiny-ablation", "method": "scsr", "seed": 0,
+        "data": {"dataset": "fsdd", "root": str(fake_fsdd(tmp_path / "data")),
+                 "options": {"frontend": "mel", "frontend_options": {"n_mels": 8, "n_steps": 20}}},
+        "model": {"hidden": [6, 6], "recurrent_strength": 0.2},
+        "learning": {"loss": "cross-entropy", "batch_size": 10, "epochs": 1, "lr": 0.01},
+        "train": {"threads": 1, "progress": False},
+        "ablation": {"rows": ["feedforward", "scsr-bip"], "seeds": [0], "splits": ["index", "speaker:bob"],
+                     "gru": True, "workers": 1},
+    }
+    path = tmp_path / "ablation.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_table_layout_and_resume(config, tmp_path, monkeypatch):
+    out = tmp_path / "table"
+    table = ablation.run(str(config), str(out))
+    assert [r["model"] for r in table["rows"]] == ["feedforward", "scsr-bip", "gru"]
+    for row in table["rows"]:
+        for split in ("index", "speaker:bob"):
+            acc = row["seeds"][split]["0"]["accuracy"]
+            assert 0.0 <= acc <= 1.0
+            assert row[split]["mean"] == pytest.approx(acc)
+    snn = table["rows"][1]["seeds"]["index"]["0"]
+    assert set(snn["firing_rates"]) >= {"hidden1", "hidden2", "output"}
+    assert snn["synaptic_operations_per_inference"] > 0
+    assert json.loads((out / "table.json").read_text())["rows"][0]["model"] == "feedforward"
+    assert (out / "table.png").stat().st_size > 0
+
+    # A second run finds every run finished: no training and no GRU fit, the same table.
+    def refuse(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr("neuroplast.train.trainer.train", refuse)
+    monkeypatch.setattr(ablation, "_run_gru", refuse)
+    again = ablation.run(str(config), str(out))
+    assert again["rows"] == table["rows"]
