@@ -55,6 +55,10 @@ def test_table_layout_and_resume(config, tmp_path, monkeypatch):
     snn = table["rows"][1]["seeds"]["index"]["0"]
     assert set(snn["firing_rates"]) >= {"hidden1", "hidden2", "output"}
     assert snn["synaptic_operations_per_inference"] > 0
+    summary = table["rows"][1]["index"]
+    assert summary["synaptic_operations_per_inference"] == pytest.approx(snn["synaptic_operations_per_inference"])
+    assert set(summary["firing_rates"]) == set(snn["firing_rates"])
+    assert "firing_rates" not in table["rows"][2]["index"]  # the GRU does not spike
     assert json.loads((out / "table.json").read_text())["rows"][0]["model"] == "feedforward"
     assert (out / "table.png").stat().st_size > 0
 

@@ -21,6 +21,7 @@ import torch
 import yaml
 
 from neuroplast.errors import NeuroplastError
+from neuroplast.train.checkpoint import atomic_write_bytes
 
 DEFAULT_ROWS = ["feedforward", "fc-rsnn", "sparse-rsnn", "sr", "scsr", "scsr-bip"]
 
@@ -119,8 +120,6 @@ def _job(args):
         except (OSError, ValueError):
             pass
         result = _run_gru(base, seed, split, hidden)
-        from neuroplast.train.checkpoint import atomic_write_bytes
-
         done.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(done, json.dumps({"key": key, "result": result}).encode())
         return row, seed, split, result
@@ -165,9 +164,15 @@ def run(config_path: str, out_dir: str | None = None) -> dict:
     for row in rows:
         entry = {"model": row, "seeds": results[row]}
         for split in splits:
-            entry[split] = _summary([r["accuracy"] for r in results[row][split].values()])
+            runs = list(results[row][split].values())
+            entry[split] = _summary([r["accuracy"] for r in runs])
+            if "firing_rates" in runs[0]:
+                entry[split]["firing_rates"] = {
+                    layer: statistics.fmean(r["firing_rates"][layer] for r in runs) for layer in runs[0]["firing_rates"]}
+                entry[split]["synaptic_operations_per_inference"] = statistics.fmean(
+                    r["synaptic_operations_per_inference"] for r in runs)
         table["rows"].append(entry)
-    (out / "table.json").write_text(json.dumps(table, indent=2) + "\n")
+    atomic_write_bytes(out / "table.json", (json.dumps(table, indent=2) + "\n").encode())
     _plot(table, out / "table.png")
     return table
 
