@@ -5,24 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
-from scipy.io import wavfile
 
 from neuroplast.train import ablation
-
-
-def fake_fsdd(root: Path) -> Path:
-    folder = root / "fsdd" / "recordings"
-    folder.mkdir(parents=True, exist_ok=True)
-    t = np.arange(1600) / 8000
-    for digit in range(10):
-        for s, speaker in enumerate(("ann", "bob")):
-            for index in range(6):
-                wave = 0.3 * np.sin(2 * np.pi * (200 + 120 * digit + 15 * s + index) * t)
-                wavfile.write(folder / f"{digit}_{speaker}_{index}.wav", 8000, (wave * 32767).astype(np.int16))
-    return root
+from test_distributed import fake_fsdd
 
 
 @pytest.fixture
@@ -30,7 +17,7 @@ def config(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("NEUROPLAST_CACHE", str(tmp_path / "cache"))
     cfg = {
         "name": "tiny-ablation", "method": "scsr", "seed": 0,
-        "data": {"dataset": "fsdd", "root": str(fake_fsdd(tmp_path / "data")),
+        "data": {"dataset": "fsdd", "root": str(fake_fsdd(tmp_path / "data", per_digit=6)),
                  "options": {"frontend": "mel", "frontend_options": {"n_mels": 8, "n_steps": 20}}},
         "model": {"hidden": [6, 6], "recurrent_strength": 0.2},
         "learning": {"loss": "cross-entropy", "batch_size": 10, "epochs": 1, "lr": 0.01},

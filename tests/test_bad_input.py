@@ -30,6 +30,7 @@ from neuroplast.data.neuromorphic import load_ntidigits, load_shd
 from neuroplast.errors import NeuroplastError
 from neuroplast.train import sstdp_task
 from test_data_vision import make_caltech, make_cifar
+from test_faults import snapshot
 
 SSTDP = {
     "name": "bad",
@@ -85,12 +86,6 @@ def assert_one_line(code: int, err: str, *needles: str):
     assert lines[0].startswith("neuroplast: error: "), err
     for needle in needles:
         assert needle in lines[0], (needle, err)
-
-
-def snapshot(folder: Path) -> dict:
-    if not folder.exists():
-        return {}
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def old_run(tmp: Path) -> Path:

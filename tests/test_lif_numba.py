@@ -8,26 +8,16 @@ from neuroplast.errors import NeuroplastError
 from neuroplast.functional.lif import LIFOptions, lif_scan, lif_scan_reference, resolve_backend
 from neuroplast.functional.surrogate import Surrogate, register_surrogate, surrogate_names
 from neuroplast.neurons import LIF
+from test_lif import NAMES
+from test_lif import _problem as _lif_problem
 
 pytest.importorskip("numba")
 
-NAMES = ("current", "tau_mem", "tau_syn", "threshold", "gain", "self_weight")
 
 
-def _problem(steps=40, batch=3, n=10, dtype=torch.float64, seed=0, self_loop=True):
-    g = torch.Generator().manual_seed(seed)
-
-    def leaf(t):
-        return t.to(dtype).requires_grad_()
-
-    params = [
-        leaf(torch.randn(steps, batch, n, generator=g) * 0.6 + 0.2),
-        leaf(torch.rand(n, generator=g) * 10 + 3),
-        leaf(torch.rand(n, generator=g) * 4 + 2),
-        leaf(torch.rand(n, generator=g) * 0.5 + 0.7),
-        leaf(torch.rand(n, generator=g) + 0.5),
-    ]
-    return params + ([leaf(torch.rand(n, generator=g) * 2 - 1)] if self_loop else [])
+def _problem(dtype=torch.float64, **kwargs):
+    """The LIF tests' random problem, in float64 unless asked otherwise."""
+    return _lif_problem(dtype=dtype, **kwargs)
 
 
 def _outputs_and_grads(fn, params, options, seed=1, upstream=("s", "a")):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import multiprocessing
 import statistics
 import sys
 import time
@@ -36,11 +37,11 @@ def _run_snn(base: dict, preset: str, seed: int, split: str, out: Path) -> dict:
     data["data"].setdefault("options", {})["split"] = split
     data["train"] = {**data.get("train", {}), "out_dir": str(out / data["name"]), "progress": False, "threads": 1}
     cfg = validate_config(data)
-    metrics = _finished(cfg)
+    ckpt = Path(cfg.train.out_dir) / "checkpoint.pt"
+    resumable = ckpt.is_file() and _same_config(ckpt, cfg)
+    metrics = _finished(cfg) if resumable else None
     if metrics is None:
-        ckpt = Path(cfg.train.out_dir) / "checkpoint.pt"
-        resume = ckpt if ckpt.is_file() and _same_config(ckpt, cfg) else None
-        metrics = train(cfg, resume_from=resume,
+        metrics = train(cfg, resume_from=ckpt if resumable else None,
                         command=f"neuroplast ablate (row {preset}, seed {seed}, split {split})")
     rates = {k[5:]: v for k, v in metrics.items() if k.startswith("rate_")}
     synops = {k[7:]: v for k, v in metrics.items() if k.startswith("synops_")}
@@ -59,16 +60,13 @@ def _same_config(ckpt_path: Path, cfg) -> bool:
 
 
 def _finished(cfg) -> dict | None:
-    """A run of this exact config that already ended (an interrupted ``ablate`` is rerun without redoing it)."""
-    folder = Path(cfg.train.out_dir)
+    """The final metrics of a run of this config (its checkpoint already matched) that ended, else None: an
+    interrupted ``ablate`` is rerun without redoing finished runs."""
     try:
-        metrics = json.loads((folder / "metrics.json").read_text())
+        metrics = json.loads((Path(cfg.train.out_dir) / "metrics.json").read_text())
     except (OSError, ValueError):
         return None
-    ckpt = folder / "checkpoint.pt"
-    if metrics.get("epochs") != cfg.learning.epochs or not ckpt.is_file() or not _same_config(ckpt, cfg):
-        return None
-    return metrics
+    return metrics if metrics.get("epochs") == cfg.learning.epochs else None
 
 
 def _run_gru(base: dict, seed: int, split: str, hidden: int) -> dict:
@@ -154,10 +152,17 @@ def run(config_path: str, out_dir: str | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     jobs = [(raw, row, seed, split, str(out / "runs")) for row in rows for split in splits for seed in seeds]
     results: dict = {}
-    with ProcessPoolExecutor(max_workers=int(spec.get("workers", 1))) as pool:
-        for row, seed, split, res in pool.map(_job, jobs):
+    workers = int(spec.get("workers", 1))
+    # Worker processes are spawned, as for the speech encoder: forking a parent whose numba/OpenMP threads already
+    # ran can kill the child. One worker runs the jobs in this process.
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers > 1 else None
+    try:
+        for row, seed, split, res in (pool.map if pool else map)(_job, jobs):
             results.setdefault(row, {}).setdefault(split, {})[str(seed)] = res
             print(f"ablation: {row:12s} {split:14s} seed {seed}: {res['accuracy']:.4f}", file=sys.stderr, flush=True)
+    finally:
+        if pool:
+            pool.shutdown()
     table = {"rows": [], "splits": splits, "seeds": seeds, "config": raw,
              "note": "same neuron counts and training budget for every SNN row; gru is a non-spiking reference on "
                      "the same spike features", "command": f"neuroplast ablate {config_path}"}

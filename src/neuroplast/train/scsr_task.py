@@ -3,6 +3,8 @@ separate intrinsic-parameter group, gradient-norm and weight clipping (methods.m
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from neuroplast.config import ScSrRunConfig
@@ -114,8 +116,6 @@ class ScSrTask:
 
     def lr_factor(self, epoch: int) -> float:
         """Learning-rate multiplier for an epoch; a pure function of the epoch, so resume stays exact."""
-        import math
-
         lrn = self.cfg.learning
         if epoch < lrn.warmup_epochs:
             return (epoch + 1) / (lrn.warmup_epochs + 1)

@@ -53,6 +53,10 @@ class SSTDPTask:
         t = encode_latency(x, self.cfg.model.t_max)
         return t.reshape(t.shape[0], -1) if self.flatten else t
 
+    def augment(self, x: torch.Tensor, idx: torch.Tensor, epoch: int) -> torch.Tensor:
+        """Training inputs are used as encoded (no augmentation for SSTDP)."""
+        return x
+
     def optimizer(self, model):
         """SGD; a layer spec's ``lr`` overrides ``learning.lr`` (conv layers sum their update over positions)."""
         lrn = self.cfg.learning

@@ -145,9 +145,7 @@ def _train(cfg: RunConfig, dist: Context, resume_from: Path | None, command: str
                 idx = dist.shard(batch)
                 optimizer.zero_grad(set_to_none=True)
                 if len(idx):
-                    xb, yb = task.inputs(x_train[idx]), y_train[idx]
-                    if hasattr(task, "augment"):
-                        xb = task.augment(xb, idx, epoch)
+                    xb, yb = task.augment(task.inputs(x_train[idx]), idx, epoch), y_train[idx]
                     out_times = model(xb)
                     loss = task.loss(out_times, yb)
                     loss.backward()
@@ -185,7 +183,8 @@ def _train(cfg: RunConfig, dist: Context, resume_from: Path | None, command: str
     finally:
         if metrics_log is not None:
             metrics_log.close()
-    final = evaluate(task, model, x_test, y_test, progress=cfg.train.progress, dist=dist)
+    # The last epoch is always evaluated, on the model as saved (no epoch_end after it): reuse those figures.
+    final = {k[len("test_"):]: v for k, v in history[-1].items() if k.startswith("test_")}
     metrics = {"name": cfg.name, "method": cfg.method, "dataset": task.data_used, **_test_names(final),
                "epochs": cfg.learning.epochs, "seconds": round(seconds, 2), "command": command,
                "threads": torch.get_num_threads(), "torch": torch.__version__}
