@@ -495,3 +495,17 @@ def test_real_mnist_test_split():
     assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
     counts = np.bincount(labels, minlength=10)
     assert len(counts) == 10 and counts.sum() == 10000 and counts.min() > 0
+
+
+def test_limit_on_a_class_sorted_dataset_keeps_every_class(tmp_path):
+    """The CIFAR tarball decodes class by class: ``limit_train`` must not give a one-class training set."""
+    import torch
+
+    from neuroplast.data.images import balanced_head, load_image_split
+
+    make_cifar(tmp_path, per_class=3)
+    x, y, _ = load_image_split("cifar10", "train", root=tmp_path, limit=20)
+    assert len(y) == 20 and sorted(torch.bincount(y, minlength=10).tolist()) == [2] * 10
+    assert torch.equal(balanced_head(torch.tensor([0, 0, 0, 1, 1, 2]), 4), torch.tensor([0, 1, 3, 5]))
+    full, full_y, _ = load_image_split("cifar10", "train", root=tmp_path)
+    assert torch.equal(x, full[balanced_head(full_y, 20)])

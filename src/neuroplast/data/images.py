@@ -25,13 +25,28 @@ def load_image_split(dataset: str, split: str, root=None, options=None, limit=No
         used = fallback
         x = _match_shape(torch.as_tensor(x), FALLBACK_SHAPES.get(dataset))
     x, y = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.int64)
-    if limit is not None:
-        x, y = x[:limit], y[:limit]
+    if limit is not None and limit < len(y):
+        keep = balanced_head(y, limit)
+        x, y = x[keep], y[keep]
     if len(x) == 0:
         raise NeuroplastError(f"dataset {used!r} split {split!r} is empty; check the data folder or limits")
     if not torch.isfinite(x).all():
         raise NeuroplastError(f"dataset {used!r} split {split!r} holds NaN or inf pixel values")
     return x, y, used
+
+
+def balanced_head(y: torch.Tensor, limit: int) -> torch.Tensor:
+    """Indices of the first ``limit`` samples taking each class in turn, in file order within a class.
+
+    Some files are sorted by class (the CIFAR-10 tarball, Caltech folders), where the first ``limit`` samples
+    would be one class; this keeps a quick run's subset balanced and still deterministic.
+    """
+    rank = torch.empty_like(y)
+    for c in torch.unique(y):
+        where = torch.nonzero(y == c).flatten()
+        rank[where] = torch.arange(len(where))
+    order = sorted(range(len(y)), key=lambda i: (int(rank[i]), int(y[i])))
+    return torch.tensor(sorted(order[:limit]))
 
 
 FALLBACK_SHAPES = {"mnist": (28, 28), "fashion-mnist": (28, 28)}
