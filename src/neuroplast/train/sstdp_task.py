@@ -20,6 +20,12 @@ class SSTDPTask:
                            tau_stdp=lrn.tau_stdp)
         self.data_used = cfg.data.dataset
         self.input_shape = None
+        self.options = dict(cfg.data.options)
+        augment = dict(self.options.pop("augment", None) or {})
+        self.shift, self.flip = augment.pop("shift", 0), augment.pop("flip", False)
+        if augment or not isinstance(self.shift, int) or self.shift < 0 or not isinstance(self.flip, bool):
+            raise NeuroplastError("data.options.augment: expected {shift: pixels >= 0, flip: true|false}, "
+                                  f"got {cfg.data.options.get('augment')!r}")
 
     def load_data(self, train: bool = True):
         d = self.cfg.data
@@ -28,7 +34,7 @@ class SSTDPTask:
             if split == "train" and not train:
                 splits.append((None, None))
                 continue
-            x, y, self.data_used = load_image_split(d.dataset, split, d.root, d.options, limit, d.fallback)
+            x, y, self.data_used = load_image_split(d.dataset, split, d.root, self.options, limit, d.fallback)
             splits.append((x, y))
         self.input_shape = tuple(splits[1][0].shape[1:])
         self.n_classes = int(splits[1][1].max()) + 1 if splits[0][1] is None else int(splits[0][1].max()) + 1
@@ -54,8 +60,25 @@ class SSTDPTask:
         return t.reshape(t.shape[0], -1) if self.flatten else t
 
     def augment(self, x: torch.Tensor, idx: torch.Tensor, epoch: int) -> torch.Tensor:
-        """Training inputs are used as encoded (no augmentation for SSTDP)."""
-        return x
+        """Training-only: translate each image by up to ``shift`` pixels per axis (the uncovered border gets
+        ``t_max``, a spike that never comes) and, with ``flip``, mirror it left-right with probability 1/2.
+        Each sample's draw is seeded by (seed, epoch, sample index), so resumed and data-parallel runs see the
+        same inputs."""
+        if not self.shift and not self.flip:
+            return x
+        t_max, k = self.cfg.model.t_max, self.shift
+        img = x.reshape(x.shape[0], *self.input_shape)
+        padded = torch.nn.functional.pad(img, (k, k, k, k), value=float(t_max)) if k else img
+        h, w = self.input_shape[1:]
+        out = torch.empty_like(img)
+        for b, i in enumerate(idx.tolist()):
+            g = torch.Generator().manual_seed((self.cfg.seed * 1_000_003 + epoch) * 1_000_003 + int(i))
+            dy, dx = (int(v) for v in torch.randint(0, 2 * k + 1, (2,), generator=g))
+            sample = padded[b, :, dy:dy + h, dx:dx + w]
+            if self.flip and bool(torch.rand((), generator=g) < 0.5):
+                sample = sample.flip(-1)
+            out[b] = sample
+        return out.reshape(x.shape)
 
     def optimizer(self, model):
         """SGD; a layer spec's ``lr`` overrides ``learning.lr`` (conv layers sum their update over positions)."""

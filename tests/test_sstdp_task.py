@@ -1,0 +1,72 @@
+"""The SSTDP training task's input augmentation: translations padded with 'never', flips, per-sample seeding."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from neuroplast.config import validate_config
+from neuroplast.errors import NeuroplastError
+from neuroplast.train.sstdp_task import SSTDPTask
+
+T_MAX = 255
+
+
+def task(shape=(1, 6, 6), flatten=True, **augment) -> SSTDPTask:
+    options = {"augment": augment} if augment else {}
+    cfg = validate_config({"name": "t", "method": "sstdp", "data": {"dataset": "mnist", "options": options},
+                           "model": {"t_max": T_MAX, "layers": [{"type": "linear", "out": 10}]}})
+    t = SSTDPTask(cfg)
+    t.input_shape, t.flatten = shape, flatten
+    return t
+
+
+def times(batch=4, shape=(1, 6, 6), seed=0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, T_MAX, (batch, *shape), generator=g).float()
+
+
+def test_no_augmentation_is_identity():
+    x = times().flatten(1)
+    assert task().augment(x, torch.arange(4), 0) is x
+
+
+def test_shift_is_a_translation_filled_with_never():
+    x = times(batch=8)
+    out = task(shift=2).augment(x.flatten(1), torch.arange(8), 1).reshape(x.shape)
+    moved = 0
+    for b in range(8):
+        matches = []
+        for dy in range(-2, 3):
+            for dx in range(-2, 3):
+                ref = torch.full_like(x[b], float(T_MAX))
+                src = x[b, :, max(0, dy):6 + min(0, dy), max(0, dx):6 + min(0, dx)]
+                ref[:, max(0, -dy):6 + min(0, -dy), max(0, -dx):6 + min(0, -dx)] = src
+                matches.append(torch.equal(out[b], ref) and (dy, dx))
+        hit = [m for m in matches if m]
+        assert len(hit) == 1, f"sample {b} is not a single translation of its input"
+        moved += hit[0] != (0, 0)
+    assert moved > 0
+
+
+def test_flip_mirrors_some_samples_left_right():
+    x = times(batch=16)
+    out = task(shape=(1, 6, 6), flatten=False, flip=True).augment(x, torch.arange(16), 0)
+    flipped = [torch.equal(out[b], x[b].flip(-1)) for b in range(16)]
+    kept = [torch.equal(out[b], x[b]) for b in range(16)]
+    assert all(f or k for f, k in zip(flipped, kept))
+    assert 0 < sum(flipped) < 16
+
+
+def test_draw_depends_on_sample_and_epoch_not_on_batch():
+    t = task(shift=2, flip=True)
+    x, idx = times(batch=6).flatten(1), torch.tensor([3, 8, 1, 40, 7, 2])
+    whole = t.augment(x, idx, 3)
+    assert torch.equal(whole[2:], t.augment(x[2:], idx[2:], 3))
+    assert not torch.equal(whole, t.augment(x, idx, 4))
+
+
+@pytest.mark.parametrize("augment", [{"shift": -1}, {"shift": 1.5}, {"flip": "yes"}, {"rotate": 10}])
+def test_bad_augment_options_are_named(augment):
+    with pytest.raises(NeuroplastError, match="data.options.augment"):
+        task(**augment)
