@@ -70,3 +70,31 @@ def test_draw_depends_on_sample_and_epoch_not_on_batch():
 def test_bad_augment_options_are_named(augment):
     with pytest.raises(NeuroplastError, match="data.options.augment"):
         task(**augment)
+
+
+def test_onoff_adds_the_negative_of_every_channel():
+    from neuroplast.data.images import on_off
+
+    x = torch.rand(2, 3, 4, 5)
+    out = on_off(x)
+    assert out.shape == (2, 6, 4, 5)
+    assert torch.equal(out[:, :3], x) and torch.equal(out[:, 3:], 1 - x)
+
+
+def test_onoff_must_be_a_boolean():
+    cfg = validate_config({"name": "t", "method": "sstdp",
+                           "data": {"dataset": "mnist", "options": {"onoff": "yes"}},
+                           "model": {"layers": [{"type": "linear", "out": 10}]}})
+    with pytest.raises(NeuroplastError, match="data.options.onoff"):
+        SSTDPTask(cfg)
+
+
+def test_onoff_doubles_the_input_channels_the_network_sees(tmp_path):
+    cfg = validate_config({"name": "t", "method": "sstdp",
+                           "data": {"dataset": "digits", "limit_train": 20, "limit_test": 10,
+                                    "options": {"onoff": True}},
+                           "model": {"layers": [{"type": "linear", "out": 10}]}})
+    t = SSTDPTask(cfg)
+    (x_train, _), _ = t.load_data()
+    assert t.input_shape == (2, 8, 8) and x_train.shape[1] == 2
+    assert t.build_model() is not None

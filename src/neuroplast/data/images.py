@@ -61,3 +61,12 @@ def _match_shape(x: torch.Tensor, hw):
 
 def encode_latency(x: torch.Tensor, t_max: int) -> torch.Tensor:
     return latency_encode(x, t_max)
+
+
+def on_off(x: torch.Tensor) -> torch.Tensor:
+    """``(N, C, H, W)`` -> ``(N, 2C, H, W)``: each channel and its negative ``1 - x``.
+
+    Under latency coding a dark pixel fires late or never, so with non-negative weights it can hardly matter; the
+    OFF copy makes dark regions fire early too (dense natural images such as CIFAR-10 need both).
+    """
+    return torch.cat([x, 1 - x], dim=1)

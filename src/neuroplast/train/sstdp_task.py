@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from neuroplast.config import RunConfig
-from neuroplast.data.images import encode_latency, load_image_split
+from neuroplast.data.images import encode_latency, load_image_split, on_off
 from neuroplast.errors import NeuroplastError
 from neuroplast.learning.sstdp import IFSpec, lenient_correct, strict_correct, time_loss
 from neuroplast.models.sstdp import SpikeOnceLinear, SSTDPNet
@@ -21,6 +21,9 @@ class SSTDPTask:
         self.data_used = cfg.data.dataset
         self.input_shape = None
         self.options = dict(cfg.data.options)
+        self.onoff = self.options.pop("onoff", False)
+        if not isinstance(self.onoff, bool):
+            raise NeuroplastError(f"data.options.onoff: expected true or false, got {self.onoff!r}")
         augment = dict(self.options.pop("augment", None) or {})
         self.shift, self.flip = augment.pop("shift", 0), augment.pop("flip", False)
         if augment or not isinstance(self.shift, int) or self.shift < 0 or not isinstance(self.flip, bool):
@@ -35,6 +38,8 @@ class SSTDPTask:
                 splits.append((None, None))
                 continue
             x, y, self.data_used = load_image_split(d.dataset, split, d.root, self.options, limit, d.fallback)
+            if self.onoff:
+                x = on_off(x)
             splits.append((x, y))
         self.input_shape = tuple(splits[1][0].shape[1:])
         self.n_classes = int(splits[1][1].max()) + 1 if splits[0][1] is None else int(splits[0][1].max()) + 1
