@@ -76,6 +76,21 @@ def test_plot_result_sstdp(tmp_path):
     assert all(_is_png(p) for p in paths)
 
 
+def test_a_rerun_into_the_same_folder_redraws_the_pictures_of_the_previous_model(tmp_path):
+    from neuroplast.train.trainer import train
+
+    run = tmp_path / "run"
+    cfg = load_config(data=dict(SSTDP_TINY, train={**SSTDP_TINY["train"], "out_dir": str(run)}))
+    train(cfg)
+    plots.plot_result(run)
+    before = (run / "receptive_fields.png").read_bytes()
+    train(load_config(data=dict(SSTDP_TINY, seed=1, train={**SSTDP_TINY["train"], "out_dir": str(run)})))
+    assert (run / "receptive_fields.png").read_bytes() != before
+    fresh = tmp_path / "fresh"
+    train(load_config(data=dict(SSTDP_TINY, train={**SSTDP_TINY["train"], "out_dir": str(fresh)})))
+    assert sorted(p.name for p in fresh.glob("*.png")) == ["training_curves.png"]
+
+
 def _write_wav(path: Path, freq: float, seconds: float = 0.25, rate: int = 8000):
     t = np.arange(int(seconds * rate)) / rate
     data = (0.4 * np.sin(2 * np.pi * freq * t) * 32767).astype("<i2")

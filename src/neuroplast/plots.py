@@ -295,6 +295,11 @@ def _speech_picture(cfg, task, result_dir: Path, name: str) -> Path:
 
 
 
+# Pictures drawn from a checkpoint: a rerun into the same folder redraws them, so none shows an older model.
+CHECKPOINT_PLOTS = ("receptive_fields.png", "intrinsic_parameters.png", "confusion_matrix.png", "spike_raster.png",
+                    "membrane_traces.png", "speech_frontend.png")
+
+
 def plot_result(result_dir: Path, data: bool = True, log=print) -> list[Path]:
     """All pictures a result folder supports, as PNG in the folder; returns their paths.
 
