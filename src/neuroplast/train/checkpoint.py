@@ -54,6 +54,12 @@ def rng_state() -> dict:
     return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
 
 
+def sample_generator(seed: int, epoch: int, index: int) -> torch.Generator:
+    """A generator for one sample's augmentation in one epoch: the draw depends on (seed, epoch, sample index) only,
+    not on the batch it lands in, so resumed and data-parallel runs see the same data."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 1_000_003 + int(index))
+
+
 def set_rng_state(state: dict):
     torch.set_rng_state(state["torch"])
     np.random.set_state(state["numpy"])

@@ -14,6 +14,7 @@ from neuroplast.functional.surrogate import Surrogate
 from neuroplast.learning.bip import clip_weights, intrinsic_stats, param_groups
 from neuroplast.learning.rate_losses import count_cross_entropy, kernel_loss, spike_count_loss
 from neuroplast.models.scsr import PRESETS, ScSrSNN
+from neuroplast.train.checkpoint import sample_generator
 
 FRONTENDS = ("lyon-bsa", "mel")
 SPEECH_DATASETS = ("fsdd",)
@@ -95,7 +96,7 @@ class ScSrTask:
         out = torch.empty_like(x)
         n_steps = x.shape[0]
         for b, i in enumerate(idx.tolist()):
-            g = torch.Generator().manual_seed((self.cfg.seed * 1_000_003 + epoch) * 1_000_003 + int(i))
+            g = sample_generator(self.cfg.seed, epoch, i)
             xs = x[:, b]
             if self.shift:
                 k = int(torch.randint(-self.shift, self.shift + 1, (1,), generator=g))

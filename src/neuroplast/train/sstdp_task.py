@@ -9,6 +9,7 @@ from neuroplast.data.images import encode_latency, load_image_split, on_off
 from neuroplast.errors import NeuroplastError
 from neuroplast.learning.sstdp import IFSpec, lenient_correct, strict_correct, time_loss
 from neuroplast.models.sstdp import SpikeOnceLinear, SSTDPNet
+from neuroplast.train.checkpoint import sample_generator
 
 
 class SSTDPTask:
@@ -77,7 +78,7 @@ class SSTDPTask:
         h, w = self.input_shape[1:]
         out = torch.empty_like(img)
         for b, i in enumerate(idx.tolist()):
-            g = torch.Generator().manual_seed((self.cfg.seed * 1_000_003 + epoch) * 1_000_003 + int(i))
+            g = sample_generator(self.cfg.seed, epoch, i)
             dy, dx = (int(v) for v in torch.randint(0, 2 * k + 1, (2,), generator=g))
             sample = padded[b, :, dy:dy + h, dx:dx + w]
             if self.flip and bool(torch.rand((), generator=g) < 0.5):
