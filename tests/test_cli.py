@@ -53,8 +53,10 @@ def test_train_eval_reproduces_metrics(tmp_path, capsys):
     assert again["additions_per_inference"] == pytest.approx(metrics["additions_per_inference"])
 
 
-def test_resume_continues_exactly(tmp_path):
-    cfg = write_config(tmp_path)
+@pytest.mark.parametrize("options", [{}, {"augment": {"shift": 1, "flip": True}, "onoff": True}],
+                         ids=["plain", "augmented-onoff"])
+def test_resume_continues_exactly(tmp_path, options):
+    cfg = write_config(tmp_path, data={**TINY, "data": {**TINY["data"], "options": options}})
     straight, split = tmp_path / "straight", tmp_path / "split"
     assert main(["train", str(cfg), "--out", str(straight)]) == 0
     assert main(["train", str(cfg), "--out", str(split), "--set", "train.stop_after=1"]) == 0
