@@ -89,7 +89,7 @@ def test_onoff_must_be_a_boolean():
         SSTDPTask(cfg)
 
 
-def test_onoff_doubles_the_input_channels_the_network_sees(tmp_path):
+def test_onoff_doubles_the_input_channels_the_network_sees():
     cfg = validate_config({"name": "t", "method": "sstdp",
                            "data": {"dataset": "digits", "limit_train": 20, "limit_test": 10,
                                     "options": {"onoff": True}},

@@ -45,8 +45,8 @@ def balanced_head(y: torch.Tensor, limit: int) -> torch.Tensor:
     for c in torch.unique(y):
         where = torch.nonzero(y == c).flatten()
         rank[where] = torch.arange(len(where))
-    order = sorted(range(len(y)), key=lambda i: (int(rank[i]), int(y[i])))
-    return torch.tensor(sorted(order[:limit]))
+    key = rank * (int(y.max()) + 1) + y
+    return torch.sort(torch.argsort(key)[:limit]).values
 
 
 FALLBACK_SHAPES = {"mnist": (28, 28), "fashion-mnist": (28, 28)}

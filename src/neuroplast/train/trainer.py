@@ -195,10 +195,11 @@ def _train(cfg: RunConfig, dist: Context, resume_from: Path | None, command: str
         atomic_write_bytes(out / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
         from neuroplast.plots import CHECKPOINT_PLOTS, plot_result, training_curves
 
-        training_curves(history, out / "training_curves.png", title=cfg.name)
         if any((out / name).exists() for name in CHECKPOINT_PLOTS):
             say(f"neuroplast: refreshing the pictures a previous run left in {out}")
             plot_result(out, log=say)
+        else:
+            training_curves(history, out / "training_curves.png", title=cfg.name)
     return metrics
 
 
