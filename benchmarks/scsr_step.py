@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from neuroplast.allocator import keep_freed_memory
 from neuroplast.bench.common import machine
 import torch.nn.functional as F
 
@@ -150,6 +151,7 @@ def main(argv=None):
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "scsr-step.json"))
     args = ap.parse_args(argv)
 
+    kept = keep_freed_memory()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     fast = ScSrSNN.from_preset(args.preset, args.n_in, args.n_out, args.hidden,
@@ -194,6 +196,8 @@ def main(argv=None):
             "truncation": args.truncation, "surrogate": "fast_sigmoid(0.5)", "grad_method": "bptt",
             "tau_mem": 64.0, "tau_syn": 8.0, "dtype": "float32", "backend": args.backend, "threads": args.threads,
             "repeats": args.repeats, "statistic": "median",
+            "allocator": "glibc, freed memory kept (neuroplast.allocator.keep_freed_memory), both paths" if kept
+            else "default",
         },
         "machine": {**machine(), "load_average_1min": os.getloadavg()[0]},
         "fused_step_s": fused_s,

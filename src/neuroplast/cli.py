@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from neuroplast.allocator import keep_freed_memory
 from neuroplast.errors import NeuroplastError
 
 
@@ -161,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    keep_freed_memory()
     try:
         args.func(args)
     except NeuroplastError as exc:

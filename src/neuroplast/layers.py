@@ -12,10 +12,10 @@ import math
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from neuroplast.errors import NeuroplastError
+from neuroplast.functional.projection import project
 from neuroplast.neurons import LIF
 
 __all__ = ["SpikingLayer", "RECURRENCE"]
@@ -97,16 +97,13 @@ class SpikingLayer(nn.Module):
             raise NeuroplastError(f"SpikingLayer expects input (T, B, {self.n_in}), got {tuple(x.shape)}")
         if len(skips) != len(self.skip_weight):
             raise NeuroplastError(f"this layer has {len(self.skip_weight)} skip inputs, got {len(skips)}")
-        current = F.linear(x, self.weight).contiguous()
-        flat = current.view(-1, self.size)
         for k, (src, w) in enumerate(zip(skips, self.skip_weight)):
             if src.shape[:2] != x.shape[:2] or src.shape[-1] != w.shape[1]:
                 raise NeuroplastError(
                     f"skip input {k} must be {tuple(x.shape[:2]) + (w.shape[1],)} (same T, B as the main input), "
                     f"got {tuple(src.shape)}"
                 )
-            flat.addmm_(src.reshape(-1, w.shape[1]), w.t())
-        return current
+        return project([x, *skips], [self.weight, *self.skip_weight])
 
     def forward(self, x: torch.Tensor, skips: Sequence[torch.Tensor] = ()):
         current = self.input_current(x, skips)

@@ -65,6 +65,7 @@ from dataclasses import dataclass, field
 import torch
 
 from neuroplast.errors import NeuroplastError
+from neuroplast.functional.memory import empty_large_like
 from neuroplast.functional.surrogate import Surrogate, spike
 
 __all__ = [
@@ -162,6 +163,13 @@ def synaptic_trace(spikes: torch.Tensor, tau_syn) -> torch.Tensor:
     inv = 1.0 - beta
     a = torch.zeros_like(spikes[0])
     if not (torch.is_grad_enabled() and (spikes.requires_grad or beta.requires_grad)):
+        kernels = _numba_kernels() if spikes.device.type == "cpu" and spikes.dtype in _NUMBA_DTYPES else None
+        if kernels is not None:
+            coef, small = kernels.lerp_coefficients(_np(inv.expand(spikes.shape[-1])))
+            out = empty_large_like(spikes)
+            _threads()
+            kernels.trace_forward(_np(spikes), coef, small, out.numpy())
+            return out
         out = torch.empty_like(spikes)
         for s, o in zip(spikes.unbind(0), out.unbind(0)):
             torch.lerp(a, s, inv, out=o)
@@ -419,6 +427,7 @@ def _backward(needs, options, x, mem, stored, trace, w, alpha, beta, theta, r, g
 
 
 _NUMBA: list = []
+_NUMBA_DTYPES = (torch.float32, torch.float64)
 
 
 def _numba_kernels():
@@ -436,7 +445,7 @@ def numba_unsupported_reason(current: torch.Tensor, options: LIFOptions) -> str 
     """Why the numba backend cannot run this call (None when it can)."""
     if current.device.type != "cpu":
         return f"tensors on {current.device.type}, the numba kernels are CPU-only"
-    if current.dtype not in (torch.float32, torch.float64):
+    if current.dtype not in _NUMBA_DTYPES:
         return f"dtype {current.dtype}; the numba kernels cover float32 and float64"
     if options.spike_mode != "hard":
         return "spike_mode='soft'"
@@ -476,35 +485,6 @@ def _threads() -> int:
     return n
 
 
-_HUGE_PAGE = 2 << 20
-
-
-def _empty_like_large(t: torch.Tensor) -> torch.Tensor:
-    """``torch.empty_like`` for the kernels' big ``(T, B, N)`` outputs, on transparent huge pages where Linux allows.
-
-    Why: a fresh 32 MiB tensor takes ~8,000 page faults on first touch (about 10 ms in a VM, a third of the scan
-    itself at n = 1024); in a 2 MiB-aligned anonymous mapping advised ``MADV_HUGEPAGE`` it takes 16. Small tensors,
-    and systems without ``madvise``, get ``torch.empty_like``.
-    """
-    import mmap
-
-    import numpy as np
-
-    dtype = {torch.float32: np.float32, torch.float64: np.float64}.get(t.dtype)
-    nbytes = t.numel() * t.element_size()
-    if dtype is None or t.device.type != "cpu" or nbytes < 2 * _HUGE_PAGE or not hasattr(mmap, "MADV_HUGEPAGE"):
-        return torch.empty_like(t, memory_format=torch.contiguous_format)
-    try:
-        region = mmap.mmap(-1, nbytes + _HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-        region.madvise(mmap.MADV_HUGEPAGE)
-    except (OSError, ValueError):
-        return torch.empty_like(t, memory_format=torch.contiguous_format)
-    raw = np.frombuffer(region, dtype=np.uint8)
-    start = (-raw.ctypes.data) % _HUGE_PAGE
-    array = raw[start : start + nbytes].view(dtype)
-    return torch.from_numpy(array.reshape(t.shape))
-
-
 def _np(t: torch.Tensor):
     return t.detach().contiguous().numpy()
 
@@ -533,8 +513,8 @@ class LIFScanNumba(torch.autograd.Function):
         kernels = _numba_kernels()
         xc = x.detach().contiguous()
         args = _numba_params(kernels, xc, w, alpha, beta, theta, r)
-        spikes = _empty_like_large(xc)
-        trace = _empty_like_large(xc)
+        spikes = empty_large_like(xc)
+        trace = empty_large_like(xc)
         _threads()
         kernels.lif_forward(_np(xc), args["w"], args["alpha"], args["coef"], args["small"], args["theta"],
                             args["r"], options.feedback == "trace", args["one"], spikes.numpy(), trace.numpy())
@@ -552,7 +532,7 @@ class LIFScanNumba(torch.autograd.Function):
         x, w, alpha, beta, theta, r = ctx.saved_tensors
         batch, n = x.shape[1], x.shape[2]
         args = _numba_params(kernels, x, w, alpha, beta, theta, r)
-        grad_x = _empty_like_large(x) if needs[0] else x[:1, :1]
+        grad_x = empty_large_like(x) if needs[0] else x[:1, :1]
         partial = torch.zeros(5, batch, n, dtype=torch.float64)
         _threads()
         kernels.lif_backward(

@@ -29,7 +29,9 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["SURROGATE_CODES", "lif_forward", "lif_backward", "lerp_coefficients", "BLOCK", "FORWARD_BLOCK"]
+__all__ = [
+    "SURROGATE_CODES", "trace_forward", "lif_forward", "lif_backward", "lerp_coefficients", "BLOCK", "FORWARD_BLOCK",
+]
 
 SURROGATE_CODES = {"fast_sigmoid": 0, "arctan": 1, "sigmoid": 2, "triangle": 3, "rectangular": 4}
 
@@ -85,6 +87,23 @@ def lerp_coefficients(inv):
     small = np.abs(inv) < 0.5
     coef = np.where(small, inv, inv - inv.dtype.type(1)).astype(inv.dtype)
     return coef, small
+
+
+@njit(parallel=True, cache=True, fastmath=False)
+def trace_forward(s, coef, small, out):
+    """First-order trace of ``s (T, B, N)`` into ``out`` with torch's lerp (see :func:`lerp_coefficients`)."""
+    steps, batch, n = s.shape
+    for b in prange(batch):
+        a = np.zeros(n, dtype=s.dtype)
+        for t in range(steps):
+            st = s[t, b]
+            ot = out[t, b]
+            for j in range(n):
+                aj = a[j]
+                sp = st[j]
+                an = fma(coef[j], sp - aj, aj if small[j] else sp)
+                a[j] = an
+                ot[j] = an
 
 
 @njit(parallel=True, cache=True, fastmath=False)
