@@ -49,7 +49,7 @@ def test_shift_is_a_zero_filled_roll_and_drop_only_removes_spikes():
 
 def test_augmentation_depends_on_sample_and_epoch_not_on_batch():
     """A sample gets the same draw whatever batch it lands in (resume and data-parallel runs stay exact)."""
-    t = task(augment={"shift": 5, "drop": 0.2})
+    t = task(augment={"shift": 5, "drop": 0.2, "channel_mask": 2, "time_mask": 6})
     x = spikes(batch=4)
     idx = torch.tensor([10, 11, 12, 13])
     whole = t.augment(x, idx, 3)
@@ -58,7 +58,23 @@ def test_augmentation_depends_on_sample_and_epoch_not_on_batch():
     assert not torch.equal(t.augment(x, idx, 4), whole)
 
 
-@pytest.mark.parametrize("augment", [{"shift": -1}, {"drop": 1.0}, {"jitter": 3}])
+def test_masks_silence_one_band_and_one_span_at_most():
+    x = torch.ones(50, 6, 12)
+    out = task(augment={"channel_mask": 4, "time_mask": 9}).augment(x, torch.arange(6), 1)
+    assert bool((out <= x).all())
+    for b in range(6):
+        silent_channels = (out[:, b].sum(0) == 0).nonzero().flatten()
+        silent_steps = (out[:, b].sum(1) == 0).nonzero().flatten()
+        for silent, most in ((silent_channels, 4), (silent_steps, 9)):
+            assert len(silent) <= most
+            if len(silent):
+                assert silent[-1] - silent[0] == len(silent) - 1
+        assert out[:, b].sum() >= x[:, b].sum() - 4 * 50 - 9 * 12
+    assert not torch.equal(out, x)
+
+
+@pytest.mark.parametrize("augment", [{"shift": -1}, {"drop": 1.0}, {"jitter": 3}, {"channel_mask": -2},
+                                     {"time_mask": -1}])
 def test_bad_augmentation_is_one_clear_error(augment):
     with pytest.raises(NeuroplastError, match="data.options.augment"):
         task(augment=augment)

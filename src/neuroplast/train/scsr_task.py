@@ -43,8 +43,10 @@ class ScSrTask:
         self.workers = int(opts.pop("workers", 1))
         augment = dict(opts.pop("augment", None) or {})
         self.shift, self.drop = int(augment.pop("shift", 0)), float(augment.pop("drop", 0.0))
-        if augment or self.shift < 0 or not 0.0 <= self.drop < 1.0:
-            raise NeuroplastError("data.options.augment: expected {shift: steps >= 0, drop: probability in [0, 1)}, "
+        self.channel_mask, self.time_mask = int(augment.pop("channel_mask", 0)), int(augment.pop("time_mask", 0))
+        if augment or min(self.shift, self.channel_mask, self.time_mask) < 0 or not 0.0 <= self.drop < 1.0:
+            raise NeuroplastError("data.options.augment: expected {shift: steps >= 0, drop: probability in [0, 1), "
+                                  "channel_mask: channels >= 0, time_mask: steps >= 0}, "
                                   f"got {cfg.data.options.get('augment')!r}")
         if opts:
             raise NeuroplastError(f"data.options: unknown key(s) {sorted(opts)} for speech; allowed: split, "
@@ -88,10 +90,12 @@ class ScSrTask:
         return x.transpose(0, 1).float()
 
     def augment(self, x: torch.Tensor, idx: torch.Tensor, epoch: int) -> torch.Tensor:
-        """Training-only: shift each utterance by up to ``shift`` steps (zero-filled) and delete input spikes with
-        probability ``drop``. Each sample's draw is seeded by (seed, epoch, sample index), so it does not depend on
-        the batch composition: resumed and data-parallel runs see the same augmented data."""
-        if not self.shift and not self.drop:
+        """Training-only: shift each utterance by up to ``shift`` steps (zero-filled), delete input spikes with
+        probability ``drop``, and silence one band of up to ``channel_mask`` adjacent channels and one span of up
+        to ``time_mask`` steps (SpecAugment's frequency and time masks, on spikes). Each sample's draw is seeded by
+        (seed, epoch, sample index), so it does not depend on the batch composition: resumed and data-parallel
+        runs see the same augmented data."""
+        if not (self.shift or self.drop or self.channel_mask or self.time_mask):
             return x
         out = torch.empty_like(x)
         n_steps = x.shape[0]
@@ -107,6 +111,10 @@ class ScSrTask:
                     xs[max(0, n_steps + k):] = 0
             if self.drop:
                 xs = xs * (torch.rand(xs.shape, generator=g) >= self.drop).to(xs)
+            if self.channel_mask:
+                xs = _mask_span(xs, 1, self.channel_mask, g)
+            if self.time_mask:
+                xs = _mask_span(xs, 0, self.time_mask, g)
             out[:, b] = xs
         return out
 
@@ -187,3 +195,14 @@ class ScSrTask:
                 "parameters": sum(p.numel() for p in model.parameters()),
                 "intrinsic": intrinsic_stats(model),
                 "metric_note": "test_accuracy: the output neuron with the most spikes; ties and silence are errors"}
+
+
+def _mask_span(x: torch.Tensor, dim: int, most: int, g: torch.Generator) -> torch.Tensor:
+    """``x`` with a span of ``0..most`` adjacent indices along ``dim`` (length and start drawn from ``g``) zeroed."""
+    size = x.shape[dim]
+    width = int(torch.randint(0, min(most, size) + 1, (1,), generator=g))
+    start = int(torch.randint(0, size - width + 1, (1,), generator=g))
+    if width:
+        x = x.clone()
+        x.narrow(dim, start, width).zero_()
+    return x
