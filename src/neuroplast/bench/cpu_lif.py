@@ -35,6 +35,8 @@ import sys
 import time
 from pathlib import Path
 
+from neuroplast.allocator import keep_freed_memory
+
 LIBRARIES = ("neuroplast", "snntorch", "spikingjelly", "norse", "norse-compile", "gemm")
 TAU_MEM = 20.0
 TAU_SYN = 5.0
@@ -514,6 +516,8 @@ def run(args) -> dict:
                            "taken after a 2-step, 1-sample priming pass (imports, compiled kernels, thread pools "
                            "loaded): activations, saved state and gradients of one training step (MiB); for "
                            "torch.compile it includes recompilation for the full shape",
+            "allocator": "glibc keeps freed memory mapped in every library's process alike "
+                         "(neuroplast.allocator.keep_freed_memory; the neuroplast CLI's default)",
             "gemm_limit": "Linear forward + backward alone (weight gradient; the input needs none), same sizes; "
                           "also timed in every library's process, alternating step by step with the library "
                           "(ratio_to_gemm_same_process), so that load from other processes cancels out",
@@ -576,6 +580,7 @@ def main(argv=None):
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
+        keep_freed_memory()
         print(json.dumps(worker(json.loads(args.worker))), flush=True)
         return None
     if args.quick:
