@@ -58,15 +58,36 @@ def test_flip_mirrors_some_samples_left_right():
     assert 0 < sum(flipped) < 16
 
 
+def test_intensity_dims_each_image_by_one_factor_and_keeps_silent_pixels():
+    from neuroplast.data.images import encode_latency
+
+    g = torch.Generator().manual_seed(1)
+    pixels = torch.rand(8, 1, 6, 6, generator=g)
+    pixels[:, :, :2] = 0.0
+    x = encode_latency(pixels, T_MAX).float()
+    out = task(flatten=False, intensity=0.4).augment(x, torch.arange(8), 2)
+    assert torch.equal(out[:, :, :2], x[:, :, :2])
+    assert bool((out >= x).all()) and bool((out < T_MAX).all())
+    scales = []
+    for b in range(8):
+        found = [s for s in torch.linspace(0.6, 1.0, 401).tolist()
+                 if torch.equal(out[b], encode_latency(s * pixels[b], T_MAX).float())
+                 or (out[b] - encode_latency(s * pixels[b], T_MAX).float()).abs().max() <= 1]
+        assert found, f"sample {b} is not one dimmed image"
+        scales.append(found[0])
+    assert max(scales) - min(scales) > 0.05
+
+
 def test_draw_depends_on_sample_and_epoch_not_on_batch():
-    t = task(shift=2, flip=True)
+    t = task(shift=2, flip=True, intensity=0.3)
     x, idx = times(batch=6).flatten(1), torch.tensor([3, 8, 1, 40, 7, 2])
     whole = t.augment(x, idx, 3)
     assert torch.equal(whole[2:], t.augment(x[2:], idx[2:], 3))
     assert not torch.equal(whole, t.augment(x, idx, 4))
 
 
-@pytest.mark.parametrize("augment", [{"shift": -1}, {"shift": 1.5}, {"flip": "yes"}, {"rotate": 10}])
+@pytest.mark.parametrize("augment", [{"shift": -1}, {"shift": 1.5}, {"flip": "yes"}, {"rotate": 10},
+                                     {"intensity": 1.0}, {"intensity": -0.1}])
 def test_bad_augment_options_are_named(augment):
     with pytest.raises(NeuroplastError, match="data.options.augment"):
         task(**augment)

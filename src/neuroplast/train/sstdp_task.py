@@ -27,9 +27,11 @@ class SSTDPTask:
             raise NeuroplastError(f"data.options.onoff: expected true or false, got {self.onoff!r}")
         augment = dict(self.options.pop("augment", None) or {})
         self.shift, self.flip = augment.pop("shift", 0), augment.pop("flip", False)
-        if augment or not isinstance(self.shift, int) or self.shift < 0 or not isinstance(self.flip, bool):
-            raise NeuroplastError("data.options.augment: expected {shift: pixels >= 0, flip: true|false}, "
-                                  f"got {cfg.data.options.get('augment')!r}")
+        self.intensity = augment.pop("intensity", 0.0)
+        if (augment or not isinstance(self.shift, int) or self.shift < 0 or not isinstance(self.flip, bool)
+                or not isinstance(self.intensity, (int, float)) or not 0.0 <= self.intensity < 1.0):
+            raise NeuroplastError("data.options.augment: expected {shift: pixels >= 0, flip: true|false, "
+                                  f"intensity: fraction in [0, 1)}}, got {cfg.data.options.get('augment')!r}")
 
     def load_data(self, train: bool = True):
         d = self.cfg.data
@@ -67,10 +69,12 @@ class SSTDPTask:
 
     def augment(self, x: torch.Tensor, idx: torch.Tensor, epoch: int) -> torch.Tensor:
         """Training-only: translate each image by up to ``shift`` pixels per axis (the uncovered border gets
-        ``t_max``, a spike that never comes) and, with ``flip``, mirror it left-right with probability 1/2.
-        Each sample's draw is seeded by (seed, epoch, sample index), so resumed and data-parallel runs see the
-        same inputs."""
-        if not self.shift and not self.flip:
+        ``t_max``, a spike that never comes), with ``flip`` mirror it left-right with probability 1/2, and with
+        ``intensity: a`` dim it by a factor ``s ~ U(1 - a, 1)``: intensity ``s x`` fires at
+        ``round(s t + (1 - s)(t_max - 1))``, later, so the network also meets faint inputs (pixels that never
+        fire stay silent). Each sample's draw is seeded by (seed, epoch, sample index), so resumed and
+        data-parallel runs see the same inputs."""
+        if not self.shift and not self.flip and not self.intensity:
             return x
         t_max, k = self.cfg.model.t_max, self.shift
         img = x.reshape(x.shape[0], *self.input_shape)
@@ -83,6 +87,10 @@ class SSTDPTask:
             sample = padded[b, :, dy:dy + h, dx:dx + w]
             if self.flip and bool(torch.rand((), generator=g) < 0.5):
                 sample = sample.flip(-1)
+            if self.intensity:
+                scale = 1.0 - self.intensity * float(torch.rand((), generator=g))
+                dimmed = torch.round(scale * sample + (1.0 - scale) * (t_max - 1))
+                sample = torch.where(sample >= t_max - 1, sample, dimmed)
             out[b] = sample
         return out.reshape(x.shape)
 
