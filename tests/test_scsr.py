@@ -274,3 +274,31 @@ def test_cross_entropy_prediction_and_desired_trains():
     assert gaps.min() >= 19 and gaps.max() <= 21
     with pytest.raises(NeuroplastError, match="labels"):
         spike_count_loss(out, torch.tensor([0, 3]))
+
+
+def test_dropout_silences_whole_neurons_in_training_only():
+    x = _input(rate=0.5)
+    plain, dropped = _net(), _net(dropout=0.5)
+    _scale_inputs(plain)
+    _scale_inputs(dropped)
+    dropped.eval()
+    assert torch.equal(plain(x)[0], dropped(x)[0])
+    dropped.train()
+    mask = dropped._dropout_mask(torch.zeros(30, 3, 10))
+    assert mask.shape == (3, 10) and set(mask.unique().tolist()) <= {0.0, 2.0}
+    seen = []
+    hooks = [net.layers[1].register_forward_pre_hook(lambda mod, args: seen.append(args[0].detach()))
+             for net in (plain, dropped)]
+    plain(x)
+    torch.manual_seed(4)
+    dropped(x)
+    for h in hooks:
+        h.remove()
+    base, thinned = seen
+    active = base.sum(0) > 0
+    kept = torch.isclose(thinned, 2.0 * base).all(0)
+    gone = (thinned == 0).all(0)
+    assert bool((kept | gone).all()), "a neuron's trace is either kept (x2) or silent for all steps"
+    assert bool((gone & active).any()) and bool((kept & active).any())
+    with pytest.raises(NeuroplastError, match="dropout"):
+        _net(dropout=1.0)

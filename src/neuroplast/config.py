@@ -90,6 +90,8 @@ class ScSrModelConfig(_Strict):
     grad_method: Literal["bptt", "tssl"] = "bptt"
     feedback: Literal["trace", "spike"] = "trace"
     truncation: int = Field(0, ge=0, description="truncated BPTT window in steps (0: full BPTT)")
+    dropout: float = Field(0.0, ge=0, lt=1, description="training only: silence a hidden neuron's output for a "
+                           "whole sample with this probability")
 
     @field_validator("hidden")
     @classmethod

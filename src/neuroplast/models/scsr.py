@@ -55,6 +55,7 @@ class ScSrSNN(nn.Module):
         recurrent_strength: float = 1.0,
         density: float = 0.1,
         input_tau_syn: float | None = None,
+        dropout: float = 0.0,
         tau_mem=64.0,
         tau_syn=8.0,
         threshold=1.0,
@@ -79,6 +80,9 @@ class ScSrSNN(nn.Module):
                     f"skip ({src}, {dst}) is invalid: layers are 0 (input) .. {n_layers - 1} (output) and a skip must "
                     "join non-adjacent layers, src < dst - 1 (adjacent layers are already connected)"
                 )
+        if not 0.0 <= dropout < 1.0:
+            raise NeuroplastError(f"dropout must be in [0, 1), got {dropout}")
+        self.dropout = float(dropout)
         self.recurrence = recurrence
         self.input_tau_syn = float(tau_syn if input_tau_syn is None else input_tau_syn)
         neuron = dict(
@@ -127,9 +131,17 @@ class ScSrSNN(nn.Module):
         for dst, layer in enumerate(self.layers, start=1):
             skips = [traces[src] for src in self.skip_sources[dst]]
             spikes, trace = layer(traces[dst - 1], skips)
+            if self.training and self.dropout and dst < len(self.layers):
+                trace = trace * self._dropout_mask(trace)
             traces.append(trace)
             counts[names[dst]] = spikes.detach().sum(0)
         return spikes, counts
+
+    def _dropout_mask(self, trace: torch.Tensor) -> torch.Tensor:
+        """One draw per (sample, neuron) for all steps: a dropped neuron is silent to every later layer for the
+        whole utterance (dropout over time steps would only thin its trace); its own self-loop is unaffected."""
+        keep = torch.rand(trace.shape[1:], device=trace.device) >= self.dropout
+        return keep.to(trace.dtype) / (1.0 - self.dropout)
 
     @torch.no_grad()
     def record(self, x: torch.Tensor) -> dict[str, dict[str, torch.Tensor]]:

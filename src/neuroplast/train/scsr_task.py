@@ -80,7 +80,8 @@ class ScSrTask:
         options = LIFOptions(surrogate=Surrogate(m.surrogate, m.surrogate_width), grad_method=m.grad_method,
                              feedback=m.feedback, truncation=m.truncation)
         overrides = dict(tau_mem=m.tau_mem, tau_syn=m.tau_syn, threshold=m.threshold, gain=m.gain,
-                         recurrent_strength=m.recurrent_strength, density=m.density, options=options)
+                         recurrent_strength=m.recurrent_strength, density=m.density, dropout=m.dropout,
+                         options=options)
         if m.skips is not None:
             overrides["skips"] = [tuple(s) for s in m.skips]
         return ScSrSNN.from_preset(m.preset, self.n_in, self.n_classes, hidden=m.hidden, **overrides)
