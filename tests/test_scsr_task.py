@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+import yaml
 
 from neuroplast.config import validate_config
 from neuroplast.errors import NeuroplastError
@@ -88,3 +89,22 @@ def test_cosine_schedule_with_warmup():
     mid = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 5 / 9))  # epochs 1..10 span the cosine
     assert t.lr_factor(6) == pytest.approx(mid)
     assert task().lr_factor(7) == 1.0
+
+
+def test_resume_is_exact_with_dropout_and_masks(tmp_path):
+    """Dropout draws from the global generator, which checkpoints save and resume restores."""
+    from neuroplast.cli import main
+    from test_distributed import fake_fsdd, params, scsr_config
+
+    cfg = scsr_config(fake_fsdd(tmp_path / "data"))
+    cfg["model"]["dropout"] = 0.3
+    cfg["data"]["options"]["augment"] = {"channel_mask": 2, "time_mask": 5}
+    cfg["learning"]["epochs"] = 3
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert main(["train", str(path), "--out", str(straight)]) == 0
+    assert main(["train", str(path), "--out", str(split), "--set", "train.stop_after=1"]) == 0
+    assert main(["resume", str(split)]) == 0
+    a, b = params(straight), params(split)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
