@@ -4,7 +4,13 @@ import pytest
 import torch
 
 from neuroplast.errors import NeuroplastError
-from neuroplast.functional.stdp import normalise_per_sample, sstdp_backward, sstdp_backward_reference, stdp_window
+from neuroplast.functional.stdp import (
+    normalise_per_map,
+    normalise_per_sample,
+    sstdp_backward,
+    sstdp_backward_reference,
+    stdp_window,
+)
 from neuroplast.learning.sstdp import (IFSpec, SpikeOnceIFFunction, first_spike_targets, lenient_correct,
                                        mean_targets, strict_correct, time_loss)
 
@@ -32,6 +38,42 @@ def test_unknown_window_is_rejected():
 def test_normalisation_per_sample():
     g = torch.tensor([[3.0, 4.0], [0.0, 0.0]])
     assert torch.allclose(normalise_per_sample(g), torch.tensor([[0.6, 0.8], [0.0, 0.0]]))
+
+
+def test_normalisation_per_map_by_hand():
+    """(B=1, L=2 positions, C=2 maps): each map to norm 1/sqrt(2); a silent map stays zero."""
+    g = torch.tensor([[[3.0, 0.0], [4.0, 0.0]]])
+    out = normalise_per_map(g)
+    r = 2.0 ** -0.5
+    assert torch.allclose(out, torch.tensor([[[0.6 * r, 0.0], [0.8 * r, 0.0]]]))
+    g2 = torch.tensor([[[3.0, 0.1], [4.0, 0.0]]])
+    assert torch.allclose(normalise_per_map(g2)[0, :, 1].norm(), torch.tensor(r))
+    assert torch.allclose(normalise_per_map(g2).norm(), torch.tensor(1.0))
+
+
+def test_map_normalisation_reaches_conv_layers_only():
+    from neuroplast.config import validate_config
+    from neuroplast.learning.sstdp import IFSpec
+    from neuroplast.models.sstdp import SSTDPNet
+
+    spec = IFSpec(theta=5.0, t_max=16)
+    net = SSTDPNet((1, 6, 6), [{"type": "conv", "out": 3, "kernel": 3, "normalise": "map"},
+                               {"type": "linear", "out": 2}], spec)
+    assert net.if_layers()[0].spec.normalise == "map" and net.if_layers()[1].spec.normalise == "sample"
+    g = torch.Generator().manual_seed(0)
+    t_in = torch.randint(0, 16, (4, 1, 6, 6), generator=g).float()
+    net(t_in).sum().backward()
+    assert torch.isfinite(net.if_layers()[0].weight.grad).all()
+    plain = SSTDPNet((1, 6, 6), [{"type": "conv", "out": 3, "kernel": 3}, {"type": "linear", "out": 2}], spec)
+    plain.load_state_dict(net.state_dict())
+    plain(t_in).sum().backward()
+    assert torch.equal(plain.if_layers()[1].weight.grad, net.if_layers()[1].weight.grad)
+    assert not torch.allclose(plain.if_layers()[0].weight.grad, net.if_layers()[0].weight.grad)
+    with pytest.raises(NeuroplastError, match="normalise must be"):
+        IFSpec(theta=5.0, t_max=16, normalise="layer")
+    with pytest.raises(Exception, match="normalise is for conv layers"):
+        validate_config({"name": "t", "method": "sstdp", "data": {"dataset": "mnist"},
+                         "model": {"layers": [{"type": "linear", "out": 10, "normalise": "map"}]}})
 
 
 def test_update_by_hand_two_inputs_one_output():

@@ -39,7 +39,7 @@ class SSTDPModelConfig(_Strict):
     @field_validator("layers")
     @classmethod
     def _layers(cls, layers):
-        allowed = {"type", "out", "kernel", "stride", "padding", "theta", "init", "lr"}
+        allowed = {"type", "out", "kernel", "stride", "padding", "theta", "init", "lr", "normalise"}
         for k, item in enumerate(layers):
             unknown = set(item) - allowed
             if unknown:
@@ -53,6 +53,8 @@ class SSTDPModelConfig(_Strict):
                 raise ValueError(f"layer {k}: 'kernel' must be >= 1")
             if "lr" in item and float(item["lr"]) <= 0:
                 raise ValueError(f"layer {k}: lr must be > 0 (it overrides learning.lr for this layer)")
+            if "normalise" in item and (kind != "conv" or item["normalise"] not in ("sample", "map")):
+                raise ValueError(f"layer {k}: normalise is for conv layers, 'sample' (default) or 'map'")
             if "theta" in item and float(item["theta"]) <= 0:
                 raise ValueError(f"layer {k}: theta must be > 0")
             if "init" in item and (len(item["init"]) != 2 or item["init"][0] > item["init"][1]):

@@ -46,6 +46,13 @@ def normalise_per_sample(grad: torch.Tensor) -> torch.Tensor:
     return (flat / torch.where(norm > 0, norm, torch.ones_like(norm))).reshape(grad.shape)
 
 
+def normalise_per_map(grad: torch.Tensor) -> torch.Tensor:
+    """``(B, L, C)`` conv time gradients: each sample's map ``c`` (its ``L`` positions) to L2 norm ``1/sqrt(C)``,
+    so the sample's total stays 1 while a map with weak errors is not drowned by one with strong ones."""
+    norm = grad.norm(dim=1, keepdim=True) * grad.shape[2] ** 0.5
+    return grad / torch.where(norm > 0, norm, torch.ones_like(norm))
+
+
 def sstdp_backward_reference(t_in, t_out, grad, weight, steps, kind="step", a_plus=1.0, b_minus=0.0, tau=10.0):
     """Plain version materialising the ``(R, N_out, N_in)`` pair tensors; returns the two sums (unsigned, unscaled)."""
     delivered = ((t_in >= 0) & (t_in < steps))[:, None, :]

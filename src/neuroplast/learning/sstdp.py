@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from neuroplast.errors import NeuroplastError
-from neuroplast.functional.stdp import normalise_per_sample, sstdp_backward, window_code
+from neuroplast.functional.stdp import normalise_per_map, normalise_per_sample, sstdp_backward, window_code
 from neuroplast.functional.ttfs import if_forward
 
 
@@ -30,6 +30,7 @@ class IFSpec:
     b_minus: float = 0.0
     tau_stdp: float = 10.0
     backend: str = "auto"
+    normalise: str = "sample"
 
     def __post_init__(self):
         if self.t_max < 2:
@@ -39,6 +40,8 @@ class IFSpec:
         if self.tau_leak is not None and self.tau_leak < 1:
             raise NeuroplastError(f"tau_leak must be >= 1 (or null for no leak), got {self.tau_leak}")
         window_code(self.stdp_window)
+        if self.normalise not in ("sample", "map"):
+            raise NeuroplastError(f"normalise must be 'sample' or 'map', got {self.normalise!r}")
 
     @property
     def steps(self) -> int:
@@ -60,7 +63,10 @@ class SpikeOnceIFFunction(torch.autograd.Function):
         t_in, t_out, weight = ctx.saved_tensors
         spec, per = ctx.spec, ctx.rows_per_sample
         batch = t_in.shape[0] // per
-        grad = normalise_per_sample(grad_out.reshape(batch, -1)).reshape(grad_out.shape)
+        if spec.normalise == "map" and per > 1:
+            grad = normalise_per_map(grad_out.reshape(batch, per, -1)).reshape(grad_out.shape)
+        else:
+            grad = normalise_per_sample(grad_out.reshape(batch, -1)).reshape(grad_out.shape)
         w_sum, t_grad = sstdp_backward(
             t_in, t_out, grad, weight, spec.steps, spec.stdp_window, spec.a_plus, spec.b_minus, spec.tau_stdp,
             need_time_grad=ctx.needs_input_grad[0], backend=spec.backend,
