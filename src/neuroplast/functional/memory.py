@@ -9,8 +9,8 @@ smaller tensors, other devices and dtypes, and systems without ``madvise`` get a
 
 from __future__ import annotations
 
-import mmap
 import math
+import mmap
 
 import numpy as np
 import torch
