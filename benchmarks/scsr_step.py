@@ -24,11 +24,10 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from neuroplast.allocator import keep_freed_memory
 from neuroplast.bench.common import machine
-import torch.nn.functional as F
-
 from neuroplast.functional.lif import LIFOptions, lif_scan, lif_scan_reference, synaptic_trace
 from neuroplast.functional.surrogate import spike
 from neuroplast.learning.rate_losses import spike_count_loss

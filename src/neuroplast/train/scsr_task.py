@@ -13,7 +13,7 @@ from neuroplast.functional.lif import LIFOptions
 from neuroplast.functional.surrogate import Surrogate
 from neuroplast.learning.bip import clip_weights, intrinsic_stats, param_groups
 from neuroplast.learning.rate_losses import count_cross_entropy, kernel_loss, spike_count_loss
-from neuroplast.models.scsr import PRESETS, ScSrSNN
+from neuroplast.models.scsr import ScSrSNN
 from neuroplast.train.checkpoint import sample_generator
 
 FRONTENDS = ("lyon-bsa", "mel")
