@@ -161,15 +161,16 @@ def synaptic_trace(spikes: torch.Tensor, tau_syn) -> torch.Tensor:
     _check_current(spikes, "spikes")
     beta = 1.0 - 1.0 / _as_neuron_vector(tau_syn, "tau_syn", spikes.shape[-1], spikes)
     inv = 1.0 - beta
+    no_grad = not (torch.is_grad_enabled() and (spikes.requires_grad or beta.requires_grad))
+    kernels = _numba_kernels() if no_grad and spikes.device.type == "cpu" and spikes.dtype in _NUMBA_DTYPES else None
+    if kernels is not None:
+        coef, small = kernels.lerp_coefficients(_np(inv.expand(spikes.shape[-1])))
+        out = empty_large_like(spikes)
+        _threads()
+        kernels.trace_forward(_np(spikes), coef, small, out.numpy())
+        return out
     a = torch.zeros_like(spikes[0])
-    if not (torch.is_grad_enabled() and (spikes.requires_grad or beta.requires_grad)):
-        kernels = _numba_kernels() if spikes.device.type == "cpu" and spikes.dtype in _NUMBA_DTYPES else None
-        if kernels is not None:
-            coef, small = kernels.lerp_coefficients(_np(inv.expand(spikes.shape[-1])))
-            out = empty_large_like(spikes)
-            _threads()
-            kernels.trace_forward(_np(spikes), coef, small, out.numpy())
-            return out
+    if no_grad:
         out = torch.empty_like(spikes)
         for s, o in zip(spikes.unbind(0), out.unbind(0)):
             torch.lerp(a, s, inv, out=o)

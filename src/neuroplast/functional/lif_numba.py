@@ -59,6 +59,12 @@ def fma(typingctx, a, b, c):
 
 
 @njit(inline="always")
+def _lerp(coef, small, a, s):
+    """torch.lerp(a, s, w) as torch's CPU kernel rounds it, from :func:`lerp_coefficients`' ``coef``, ``small``."""
+    return fma(coef, s - a, a if small else s)
+
+
+@njit(inline="always")
 def _surrogate_row(x, kind, width, out):
     """``out[j] = g(x[j])`` for the codes in ``SURROGATE_CODES``; the switch sits outside the loop (vectorises)."""
     m = x.shape[0]
@@ -101,7 +107,7 @@ def trace_forward(s, coef, small, out):
             for j in range(n):
                 aj = a[j]
                 sp = st[j]
-                an = fma(coef[j], sp - aj, aj if small[j] else sp)
+                an = _lerp(coef[j], small[j], aj, sp)
                 a[j] = an
                 ot[j] = an
 
@@ -134,7 +140,7 @@ def lif_forward(x, w, alpha, coef, small, theta, r, fb_trace, one, spikes, trace
                 sp = one if p > th[j] else zero
                 u[j] = p * (one - sp)
                 aj = a[j]
-                an = fma(cf[j], sp - aj, aj if sm[j] else sp)
+                an = _lerp(cf[j], sm[j], aj, sp)
                 a[j] = an
                 fb[j] = an if fb_trace else sp
                 st[j] = sp
@@ -183,7 +189,7 @@ def lif_backward(
                 sp = one if p > th[j] else zero
                 u[j] = p * (one - sp)
                 aj = a[j]
-                an = fma(cf[j], sp - aj, aj if sm[j] else sp)
+                an = _lerp(cf[j], sm[j], aj, sp)
                 a[j] = an
                 fb[j] = an if fb_trace else sp
                 pt[j] = p

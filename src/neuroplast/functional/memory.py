@@ -27,7 +27,7 @@ def empty_large(shape, dtype: torch.dtype = torch.float32, device="cpu") -> torc
     """An uninitialised contiguous tensor; on huge pages when it is a CPU float tensor above 32 MiB."""
     shape = tuple(shape)
     np_dtype = _NUMPY.get(dtype)
-    nbytes = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
+    nbytes = math.prod(shape) * dtype.itemsize
     if (np_dtype is None or torch.device(device).type != "cpu" or nbytes <= GLIBC_MMAP_THRESHOLD_MAX
             or not hasattr(mmap, "MADV_HUGEPAGE")):
         return torch.empty(shape, dtype=dtype, device=device)
@@ -44,4 +44,3 @@ def empty_large(shape, dtype: torch.dtype = torch.float32, device="cpu") -> torc
 def empty_large_like(t: torch.Tensor) -> torch.Tensor:
     """:func:`empty_large` with ``t``'s shape, dtype and device (always contiguous)."""
     return empty_large(t.shape, t.dtype, t.device)
-

@@ -1,10 +1,10 @@
 """The summed input projections of all time steps, ``X = sum_k x_k @ W_k.T``, with a hand-written backward.
 
 Why not ``F.linear`` plus an in-place ``addmm_`` per skip: autograd then records the in-place update as a
-``CopySlices`` node that clones the whole ``(T*B, N)`` gradient in the backward, and every fresh output or
-gradient buffer of that size pays thousands of page faults. Here the forward and the backward are the same
-matrix multiplies (``mm`` into one buffer, ``addmm_`` per extra source) writing into huge-page buffers
-(:mod:`neuroplast.functional.memory`), and the backward makes only the products that are asked for.
+``CopySlices`` node that clones the whole ``(T*B, N)`` gradient in the backward. Here the forward and the
+backward are the same matrix multiplies (``mm`` into one buffer, ``addmm_`` per extra source), their big outputs
+come from :func:`~neuroplast.functional.memory.empty_large`, and the backward makes only the products that are
+asked for.
 """
 
 from __future__ import annotations

@@ -108,8 +108,8 @@ class SSTDPNet(nn.Module):
         mods = []
         for k, item in enumerate(layers):
             kind = item.get("type", "linear")
-            layer_spec = replace(spec, theta=float(item["theta"])) if "theta" in item else spec
-            layer_spec = replace(layer_spec, normalise=item.get("normalise", "sample"))
+            own = {"theta": float(item["theta"])} if "theta" in item else {}
+            layer_spec = replace(spec, **own, normalise=item.get("normalise", "sample"))
             lo, hi = item.get("init", (0.0, 5.0))
             if kind == "linear":
                 n_in = math.prod(shape)
