@@ -184,3 +184,47 @@ def test_numba_input_trace_equals_torch_lerp_loop(dtype, tau, kind):
         ref.append(a)
     assert lif._numba_kernels() is not None
     assert torch.equal(lif.synaptic_trace(x, tau_v), torch.stack(ref))
+
+
+@pytest.mark.parametrize("backend", ["numba", "torch", "reference"])
+@pytest.mark.parametrize("feedback", ["trace", "spike"])
+def test_without_trace_same_spikes_and_gradients(backend, feedback):
+    """``trace=False`` (an output layer) returns no trace, the same spikes and the same gradients for a loss
+    on the spikes; the compiled kernel then writes its trace into one overwritten row."""
+    params = _problem(self_loop=True)
+    options = LIFOptions(backend=backend, feedback=feedback)
+    wanted = [p for p in params if p.requires_grad]
+    s1, a1 = lif_scan(*params[:5], params[5], options=options)
+    s2, a2 = lif_scan(*params[:5], params[5], options=options, trace=False)
+    assert a2 is None and torch.equal(s1, s2)
+    g = torch.randn(s1.shape, generator=torch.Generator().manual_seed(4), dtype=s1.dtype)
+    grads = [torch.autograd.grad((s * g).sum(), wanted, allow_unused=True) for s in (s1, s2)]
+    for a, b in zip(*grads):
+        assert (a is None and b is None) or torch.equal(a, b)
+
+
+def test_kernel_one_row_trace_buffer_ends_as_the_last_step():
+    kernels = lif._numba_kernels()
+    x, *rest = (p.detach() for p in _problem(self_loop=True))
+    alpha, beta, theta, r, w = lif._params(x, *rest)
+    args = lif._numba_params(kernels, x, w, alpha, beta, theta, r)
+    outs = []
+    for rows in (x.shape[0], 1):
+        spikes, trace = torch.empty_like(x), x.new_empty((rows,) + x.shape[1:])
+        kernels.lif_forward(x.numpy(), args["w"], args["alpha"], args["coef"], args["small"], args["theta"],
+                            args["r"], True, args["one"], spikes.numpy(), trace.numpy())
+        outs.append((spikes, trace))
+    assert torch.equal(outs[0][0], outs[1][0]) and torch.equal(outs[0][1][-1], outs[1][1][0])
+
+
+def test_scsr_output_layer_keeps_no_trace():
+    from neuroplast.models.scsr import ScSrSNN
+
+    torch.manual_seed(0)
+    model = ScSrSNN.from_preset("scsr-bip", 6, 3, hidden=[8, 8])
+    x = (torch.rand(20, 2, 6) < 0.3).float()
+    spikes, _ = model(x)
+    out_layer = model.layers[-1]
+    assert out_layer(torch.zeros(20, 2, out_layer.n_in), [torch.zeros(20, 2, s.shape[1]) for s in
+                                                             out_layer.skip_weight], trace=False)[1] is None
+    assert spikes.shape == (20, 2, 3)

@@ -105,11 +105,12 @@ class SpikingLayer(nn.Module):
                 )
         return project([x, *skips], [self.weight, *self.skip_weight])
 
-    def forward(self, x: torch.Tensor, skips: Sequence[torch.Tensor] = ()):
+    def forward(self, x: torch.Tensor, skips: Sequence[torch.Tensor] = (), trace: bool = True):
+        """-> ``(spikes, trace)``; ``trace=False`` (nothing downstream reads it) returns ``(spikes, None)``."""
         current = self.input_current(x, skips)
         if self.recurrence == "self":
-            return self.neurons(current, self_weight=self.self_weight)
-        return self.neurons(current, recurrent_weight=self.effective_recurrent_weight())
+            return self.neurons(current, self_weight=self.self_weight, trace=trace)
+        return self.neurons(current, recurrent_weight=self.effective_recurrent_weight(), trace=trace)
 
     def fan_out(self) -> torch.Tensor:
         """Outgoing recurrent synapses per neuron, ``(size,)`` (0, 1, ``size`` or the mask's column count)."""

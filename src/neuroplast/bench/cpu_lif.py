@@ -93,9 +93,10 @@ def _build_layer(library: str, case: dict):
             mods.register_parameter("w_self", w)
 
         def run(inp):
-            return lif(fc(inp), self_weight=w)[0]
+            return lif(fc(inp), self_weight=w, trace=False)[0]
 
-        return x, mods, run, "LIF with trace (methods.md 1.2), backend auto (numba), BPTT, fast sigmoid"
+        return x, mods, run, ("LIF with trace (methods.md 1.2), backend auto (numba), BPTT, fast sigmoid; the "
+                              "layer's output trace is not stored (trace=False): like the peers, it returns spikes")
     if library == "snntorch":
         import snntorch as snn
         from snntorch import surrogate

@@ -282,19 +282,19 @@ class LIFScanFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, w, alpha, beta, theta, r, options):
+    def forward(ctx, x, w, alpha, beta, theta, r, options, keep_trace=True):
         ctx.set_materialize_grads(False)
         spikes, trace, mem = _fused_forward(x, w, alpha, beta, theta, r, options)
         stored = spikes.to(torch.bool) if options.spike_mode == "hard" else spikes
         need_x = ctx.needs_input_grad[5]
         ctx.save_for_backward(x if need_x else None, mem, stored, trace, w, alpha, beta, theta, r)
         ctx.options = options
-        return spikes, trace
+        return spikes, trace if keep_trace else None
 
     @staticmethod
     def backward(ctx, grad_s, grad_a):
         saved = ctx.saved_tensors
-        return _backward(ctx.needs_input_grad, ctx.options, *saved, grad_s, grad_a)
+        return *_backward(ctx.needs_input_grad, ctx.options, *saved, grad_s, grad_a), None
 
 
 def _backward(needs, options, x, mem, stored, trace, w, alpha, beta, theta, r, grad_s, grad_a):
@@ -505,23 +505,24 @@ class LIFScanNumba(torch.autograd.Function):
     """The fused scan on the numba kernels: same inputs and outputs as :class:`LIFScanFunction` (BPTT only).
 
     Saves the input current and the parameters only; the backward recomputes membrane and trace per block of
-    neurons (see :mod:`neuroplast.functional.lif_numba`).
+    neurons (see :mod:`neuroplast.functional.lif_numba`). Without ``keep_trace`` the trace is never stored: one
+    ``(T, B, N)`` tensor less at the peak.
     """
 
     @staticmethod
-    def forward(ctx, x, w, alpha, beta, theta, r, options):
+    def forward(ctx, x, w, alpha, beta, theta, r, options, keep_trace=True):
         ctx.set_materialize_grads(False)
         kernels = _numba_kernels()
         xc = x.detach().contiguous()
         args = _numba_params(kernels, xc, w, alpha, beta, theta, r)
         spikes = empty_large_like(xc)
-        trace = empty_large_like(xc)
+        trace = empty_large_like(xc) if keep_trace else xc.new_empty((1,) + xc.shape[1:])
         _threads()
         kernels.lif_forward(_np(xc), args["w"], args["alpha"], args["coef"], args["small"], args["theta"],
                             args["r"], options.feedback == "trace", args["one"], spikes.numpy(), trace.numpy())
         ctx.save_for_backward(xc, w, alpha, beta, theta, r)
         ctx.options = options
-        return spikes, trace
+        return spikes, trace if keep_trace else None
 
     @staticmethod
     def backward(ctx, grad_s, grad_a):
@@ -551,6 +552,7 @@ class LIFScanNumba(torch.autograd.Function):
             g_theta if needs[4] else None,
             g_r if needs[5] else None,
             None,
+            None,
         )
 
 
@@ -574,21 +576,24 @@ def lif_scan(
     gain,
     self_weight=None,
     options: LIFOptions = LIFOptions(),
-) -> tuple[torch.Tensor, torch.Tensor]:
+    trace: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Fused LIF scan: ``current (T, B, N)`` (feedforward + skip projections of all steps) -> ``(spikes, trace)``.
 
     Intrinsic parameters are scalars or ``(N,)`` tensors; ``self_weight`` ``(N,)`` adds the one-step-delayed
     diagonal loop. ``options.backend`` picks the kernel (:func:`resolve_backend`); with
-    ``options.implementation == "loop"`` this runs :func:`lif_scan_reference` instead.
+    ``options.implementation == "loop"`` this runs :func:`lif_scan_reference` instead. ``trace=False`` returns
+    ``(spikes, None)`` for a layer whose trace nothing reads (an output layer): the compiled path then never
+    stores it.
     """
     _check_current(current)
     backend = resolve_backend(current, options)
     if backend == "reference":
-        return lif_scan_reference(current, tau_mem, tau_syn, threshold, gain, self_weight, None, options)
+        spikes, out_trace = lif_scan_reference(current, tau_mem, tau_syn, threshold, gain, self_weight, None, options)
+        return spikes, out_trace if trace else None
     alpha, beta, theta, r, w = _params(current, tau_mem, tau_syn, threshold, gain, self_weight)
-    if backend == "numba":
-        return LIFScanNumba.apply(current, w, alpha, beta, theta, r, options)
-    return LIFScanFunction.apply(current, w, alpha, beta, theta, r, options)
+    fn = LIFScanNumba if backend == "numba" else LIFScanFunction
+    return fn.apply(current, w, alpha, beta, theta, r, options, trace)
 
 
 @torch.no_grad()

@@ -114,12 +114,16 @@ def trace_forward(s, coef, small, out):
 
 @njit(parallel=True, cache=True, fastmath=False)
 def lif_forward(x, w, alpha, coef, small, theta, r, fb_trace, one, spikes, trace):
-    """Scan ``x (T, B, N)`` -> ``spikes``, ``trace`` (preallocated, same shape); hard spikes, hard reset.
+    """Scan ``x (T, B, N)`` -> ``spikes``, ``trace`` (preallocated); hard spikes, hard reset.
+
+    ``trace`` is ``(T, B, N)``, or ``(1, B, N)`` when the caller does not read it: each step then overwrites the
+    one row, which ends as the last step's trace.
 
     ``w`` is the self-loop (zeros for none: ``fma(0, f, x) = x`` exactly); ``coef``/``small`` encode torch's
     lerp for the trace weight ``inv = 1 - beta``: ``small = |inv| < 0.5``, ``coef = inv`` or ``inv - 1``.
     """
     steps, batch, n = x.shape
+    last = trace.shape[0] - 1
     nblocks = (n + FORWARD_BLOCK - 1) // FORWARD_BLOCK
     zero = one - one
     for item in prange(batch * nblocks):
@@ -134,7 +138,7 @@ def lif_forward(x, w, alpha, coef, small, theta, r, fb_trace, one, spikes, trace
         for t in range(steps):
             xt = x[t, b, n0:n1]
             st = spikes[t, b, n0:n1]
-            at = trace[t, b, n0:n1]
+            at = trace[min(t, last), b, n0:n1]
             for j in range(m):
                 p = fma(al[j], u[j], rv[j] * fma(wv[j], fb[j], xt[j]))
                 sp = one if p > th[j] else zero

@@ -130,8 +130,9 @@ class ScSrSNN(nn.Module):
         spikes = x
         for dst, layer in enumerate(self.layers, start=1):
             skips = [traces[src] for src in self.skip_sources[dst]]
-            spikes, trace = layer(traces[dst - 1], skips)
-            if self.training and self.dropout and dst < len(self.layers):
+            hidden = dst < len(self.layers)  # the output layer's trace feeds nothing: not stored
+            spikes, trace = layer(traces[dst - 1], skips, trace=hidden)
+            if self.training and self.dropout and hidden:
                 trace = trace * self._dropout_mask(trace)
             traces.append(trace)
             counts[names[dst]] = spikes.detach().sum(0)
