@@ -183,3 +183,13 @@ def test_two_processes_encoding_into_one_cache_equal_a_serial_encode(tmp_path):
     (entry,) = cache.iterdir()
     assert (entry / "complete.json").is_file() and not list(cache.rglob("*.tmp"))
     np.testing.assert_array_equal(speech._read_cache(entry, len(paths), 60, 10), serial)
+
+
+def test_launched_rank_exits_with_its_code_and_flushed_output(tmp_path):
+    """A torchrun rank skips interpreter teardown (gloo's threads can abort it there) but keeps its exit code and
+    everything it printed."""
+    environ = {**env(tmp_path), "WORLD_SIZE": "2", "RANK": "1"}
+    proc = subprocess.run([sys.executable, "-m", "neuroplast.cli", "eval", str(tmp_path / "missing")],
+                          capture_output=True, text=True, env=environ, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("neuroplast: error: checkpoint") and proc.stderr.endswith("\n")
