@@ -228,3 +228,28 @@ def test_scsr_output_layer_keeps_no_trace():
     assert out_layer(torch.zeros(20, 2, out_layer.n_in), [torch.zeros(20, 2, s.shape[1]) for s in
                                                              out_layer.skip_weight], trace=False)[1] is None
     assert spikes.shape == (20, 2, 3)
+
+
+def test_consumed_current_takes_its_gradient_in_place():
+    """``consume_current``: the same gradients, the current's storage reused for its gradient (the memory saving
+    is real), a clear error on a second backward, and a leaf current left alone."""
+    params = _problem(self_loop=True)
+    wanted = [p for p in params if p.requires_grad]
+    options = LIFOptions(backend="numba")
+    g = torch.randn(params[0].shape, generator=torch.Generator().manual_seed(5), dtype=params[0].dtype)
+    grads = []
+    for consume in (False, True):
+        current = params[0] * 1.0  # an intermediate, as a projection's output is
+        s, _ = lif_scan(current, *params[1:5], params[5], options=options, consume_current=consume)
+        grads.append(torch.autograd.grad((s * g).sum(), wanted, retain_graph=True))
+        if consume:
+            assert torch.equal(current.detach(), grads[-1][0] / 1.0)  # d(current)/d(x) = 1: the gradient sits in it
+            with pytest.raises(NeuroplastError, match="second backward"):
+                torch.autograd.grad((s * g).sum(), wanted)
+    for a, b in zip(*grads):
+        assert torch.equal(a, b)
+    leaf = params[0].detach().clone().requires_grad_()
+    before = leaf.detach().clone()
+    s, _ = lif_scan(leaf, *params[1:5], params[5], options=options, consume_current=True)
+    (s * g).sum().backward()
+    assert torch.equal(leaf.detach(), before) and not torch.equal(leaf.grad, before)

@@ -106,10 +106,13 @@ class SpikingLayer(nn.Module):
         return project([x, *skips], [self.weight, *self.skip_weight])
 
     def forward(self, x: torch.Tensor, skips: Sequence[torch.Tensor] = (), trace: bool = True):
-        """-> ``(spikes, trace)``; ``trace=False`` (nothing downstream reads it) returns ``(spikes, None)``."""
+        """-> ``(spikes, trace)``; ``trace=False`` (nothing downstream reads it) returns ``(spikes, None)``.
+
+        The projected current is made here for the neurons alone, so their backward may overwrite it with its
+        gradient (``consume_current``); a second backward through the same graph then raises."""
         current = self.input_current(x, skips)
         if self.recurrence == "self":
-            return self.neurons(current, self_weight=self.self_weight, trace=trace)
+            return self.neurons(current, self_weight=self.self_weight, trace=trace, consume_current=True)
         return self.neurons(current, recurrent_weight=self.effective_recurrent_weight(), trace=trace)
 
     def fan_out(self) -> torch.Tensor:

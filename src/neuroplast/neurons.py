@@ -133,16 +133,18 @@ class LIF(nn.Module):
             if p.requires_grad or not trainable_only:
                 yield p
 
-    def forward(self, current: torch.Tensor, self_weight=None, recurrent_weight=None, trace: bool = True):
+    def forward(self, current: torch.Tensor, self_weight=None, recurrent_weight=None, trace: bool = True,
+                consume_current: bool = False):
         """``current (T, B, size)`` -> ``(spikes, trace)``; a full ``recurrent_weight`` forces the plain loop.
-        ``trace=False`` gives ``(spikes, None)`` and spares the memory of a trace nothing reads."""
+        ``trace=False`` gives ``(spikes, None)`` and spares the memory of a trace nothing reads;
+        ``consume_current`` lets the backward overwrite a current nothing else reads (see ``lif_scan``)."""
         if current.dim() != 3 or current.shape[-1] != self.size:
             raise NeuroplastError(f"LIF expects current (T, B, {self.size}), got {tuple(current.shape)}")
         args = (current, self.tau_mem, self.tau_syn, self.threshold, self.gain, self_weight)
         if recurrent_weight is not None:
             spikes, out_trace = lif_scan_reference(*args, recurrent_weight, self.options)
             return spikes, out_trace if trace else None
-        return lif_scan(*args, options=self.options, trace=trace)
+        return lif_scan(*args, options=self.options, trace=trace, consume_current=consume_current)
 
     def extra_repr(self) -> str:
         parts = [str(self.size)]

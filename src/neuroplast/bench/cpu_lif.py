@@ -93,10 +93,12 @@ def _build_layer(library: str, case: dict):
             mods.register_parameter("w_self", w)
 
         def run(inp):
-            return lif(fc(inp), self_weight=w, trace=False)[0]
+            return lif(fc(inp), self_weight=w, trace=False, consume_current=True)[0]
 
         return x, mods, run, ("LIF with trace (methods.md 1.2), backend auto (numba), BPTT, fast sigmoid; the "
-                              "layer's output trace is not stored (trace=False): like the peers, it returns spikes")
+                              "layer's output trace is not stored (trace=False): like the peers, it returns spikes; "
+                              "the Linear's output feeds only the LIF, whose backward overwrites it with its "
+                              "gradient (consume_current=True)")
     if library == "snntorch":
         import snntorch as snn
         from snntorch import surrogate

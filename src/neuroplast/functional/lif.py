@@ -282,7 +282,7 @@ class LIFScanFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, w, alpha, beta, theta, r, options, keep_trace=True):
+    def forward(ctx, x, w, alpha, beta, theta, r, options, keep_trace=True, consume=False):
         ctx.set_materialize_grads(False)
         spikes, trace, mem = _fused_forward(x, w, alpha, beta, theta, r, options)
         stored = spikes.to(torch.bool) if options.spike_mode == "hard" else spikes
@@ -294,7 +294,7 @@ class LIFScanFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_s, grad_a):
         saved = ctx.saved_tensors
-        return *_backward(ctx.needs_input_grad, ctx.options, *saved, grad_s, grad_a), None
+        return *_backward(ctx.needs_input_grad, ctx.options, *saved, grad_s, grad_a), None, None
 
 
 def _backward(needs, options, x, mem, stored, trace, w, alpha, beta, theta, r, grad_s, grad_a):
@@ -510,10 +510,13 @@ class LIFScanNumba(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, w, alpha, beta, theta, r, options, keep_trace=True):
+    def forward(ctx, x, w, alpha, beta, theta, r, options, keep_trace=True, consume=False):
         ctx.set_materialize_grads(False)
         kernels = _numba_kernels()
         xc = x.detach().contiguous()
+        # A consumed current (an intermediate only this scan reads) takes its own gradient in place: one
+        # (T, B, N) tensor less at the backward's peak.
+        ctx.consume, ctx.consumed = consume, False
         args = _numba_params(kernels, xc, w, alpha, beta, theta, r)
         spikes = empty_large_like(xc)
         trace = empty_large_like(xc) if keep_trace else xc.new_empty((1,) + xc.shape[1:])
@@ -530,11 +533,17 @@ class LIFScanNumba(torch.autograd.Function):
             return (None,) * 7
         needs = ctx.needs_input_grad
         options = ctx.options
+        if ctx.consumed:
+            raise NeuroplastError("a second backward through a LIF scan whose input current was consumed by the "
+                                  "first (its gradient overwrote it); build the graph again, or call the layer "
+                                  "with consume_current=False to backward twice (retain_graph)")
         kernels = _numba_kernels()
         x, w, alpha, beta, theta, r = ctx.saved_tensors
         batch, n = x.shape[1], x.shape[2]
         args = _numba_params(kernels, x, w, alpha, beta, theta, r)
-        grad_x = empty_large_like(x) if needs[0] else x[:1, :1]
+        in_place = ctx.consume and needs[0]
+        ctx.consumed = in_place
+        grad_x = (x if in_place else empty_large_like(x)) if needs[0] else x[:1, :1]
         partial = torch.zeros(5, batch, n, dtype=torch.float64)
         _threads()
         kernels.lif_backward(
@@ -551,6 +560,7 @@ class LIFScanNumba(torch.autograd.Function):
             g_beta if needs[3] else None,
             g_theta if needs[4] else None,
             g_r if needs[5] else None,
+            None,
             None,
             None,
         )
@@ -577,6 +587,7 @@ def lif_scan(
     self_weight=None,
     options: LIFOptions = LIFOptions(),
     trace: bool = True,
+    consume_current: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Fused LIF scan: ``current (T, B, N)`` (feedforward + skip projections of all steps) -> ``(spikes, trace)``.
 
@@ -584,7 +595,10 @@ def lif_scan(
     diagonal loop. ``options.backend`` picks the kernel (:func:`resolve_backend`); with
     ``options.implementation == "loop"`` this runs :func:`lif_scan_reference` instead. ``trace=False`` returns
     ``(spikes, None)`` for a layer whose trace nothing reads (an output layer): the compiled path then never
-    stores it.
+    stores it. ``consume_current=True`` promises that nothing else reads ``current`` (e.g. a projection made
+    just for this call): the compiled backward then writes the current's gradient over it, one ``(T, B, N)``
+    tensor less at the peak, and a second backward through the same graph raises. A leaf current is never
+    consumed.
     """
     _check_current(current)
     backend = resolve_backend(current, options)
@@ -593,7 +607,8 @@ def lif_scan(
         return spikes, out_trace if trace else None
     alpha, beta, theta, r, w = _params(current, tau_mem, tau_syn, threshold, gain, self_weight)
     fn = LIFScanNumba if backend == "numba" else LIFScanFunction
-    return fn.apply(current, w, alpha, beta, theta, r, options, trace)
+    consume = consume_current and current.grad_fn is not None
+    return fn.apply(current, w, alpha, beta, theta, r, options, trace, consume)
 
 
 @torch.no_grad()

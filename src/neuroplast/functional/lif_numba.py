@@ -160,9 +160,10 @@ def lif_backward(
     """BPTT with the surrogate, per block of neurons: recompute states, then sweep time backwards.
 
     ``grad_s`` / ``grad_a`` are ``(T, B, N)`` or broadcast as ``(1, 1, N)`` (zeros when absent). Writes
-    ``grad_x = r * dL/dp`` (if ``need_x``) and per-(sample, neuron)
-    partial sums ``(B, N)`` (float64) of ``dL/dalpha``, ``dL/dbeta``, ``dL/dtheta``, ``dL/dr`` and
-    ``sum dL/dp * fb[t-1]`` (the self-loop's gradient before the factor ``r``); the caller sums over samples.
+    ``grad_x = r * dL/dp`` (if ``need_x``; ``grad_x`` may be ``x`` itself, overwritten step by step) and
+    per-(sample, neuron) partial sums ``(B, N)`` (float64) of ``dL/dalpha``, ``dL/dbeta``, ``dL/dtheta``,
+    ``dL/dr`` and ``sum dL/dp * fb[t-1]`` (the self-loop's gradient before the factor ``r``); the caller sums over
+    samples.
     """
     steps, batch, n = x.shape
     nblocks = (n + BLOCK - 1) // BLOCK
@@ -240,9 +241,8 @@ def lif_backward(
                 a_next[j] = ga
                 sg[j] = part
             # The recursion above writes only this block's own buffers (no alias checks, so LLVM vectorises it);
-            # the output row and the parameter sums follow in loops of their own (one fused loop: 2x slower).
-            for j in range(m):
-                gxt[j] = rv[j] * d_next[j]
+            # the parameter sums and the output row follow in loops of their own (one fused loop: 2x slower).
+            # The sums read x[t] before the row is written: grad_x may be x itself (a consumed current).
             for j in range(m):
                 d = d_next[j]
                 fb_prev = ap[j] if fb_trace else sprev[j]
@@ -251,6 +251,8 @@ def lif_backward(
                 acc_theta[j] -= sg[j]
                 acc_r[j] += d * fma(wv[j], fb_prev, xt[j])
                 acc_wfb[j] += d * fb_prev
+            for j in range(m):
+                gxt[j] = rv[j] * d_next[j]
         for j in range(m):
             g_alpha[b, n0 + j] = acc_alpha[j]
             g_beta[b, n0 + j] = acc_beta[j]
