@@ -253,3 +253,27 @@ def test_consumed_current_takes_its_gradient_in_place():
     s, _ = lif_scan(leaf, *params[1:5], params[5], options=options, consume_current=True)
     (s * g).sum().backward()
     assert torch.equal(leaf.detach(), before) and not torch.equal(leaf.grad, before)
+
+
+@pytest.mark.parametrize("recurrence", ["none", "self"])
+def test_spiking_layer_consumes_its_projection(recurrence):
+    """A SpikingLayer's own projection is consumed on the numba path: gradients equal the plain loop's, and a
+    second backward through the same graph says why it cannot run."""
+    from neuroplast.layers import SpikingLayer
+
+    torch.manual_seed(0)
+    x = torch.rand(30, 3, 6, dtype=torch.float64) * 2
+    layers = [SpikingLayer(6, 8, recurrence, threshold=0.5, options=LIFOptions(implementation=impl)).double()
+              for impl in ("fused", "loop")]
+    layers[1].load_state_dict(layers[0].state_dict())
+    grads, losses = [], []
+    for layer in layers:
+        spikes, trace = layer(x)
+        losses.append(spikes.sum() + trace.sum())
+        params = [p for p in layer.parameters() if p.requires_grad]
+        grads.append(torch.autograd.grad(losses[-1], params, retain_graph=True, allow_unused=True))
+    assert 0 < spikes.mean() < 0.7
+    for a, b in zip(*grads):
+        assert (a is None and b is None) or torch.allclose(a, b, rtol=1e-10, atol=1e-12)
+    with pytest.raises(NeuroplastError, match="second backward"):
+        torch.autograd.grad(losses[0], [p for p in layers[0].parameters() if p.requires_grad], allow_unused=True)

@@ -113,7 +113,8 @@ class SpikingLayer(nn.Module):
         current = self.input_current(x, skips)
         if self.recurrence == "self":
             return self.neurons(current, self_weight=self.self_weight, trace=trace, consume_current=True)
-        return self.neurons(current, recurrent_weight=self.effective_recurrent_weight(), trace=trace)
+        return self.neurons(current, recurrent_weight=self.effective_recurrent_weight(), trace=trace,
+                            consume_current=True)
 
     def fan_out(self) -> torch.Tensor:
         """Outgoing recurrent synapses per neuron, ``(size,)`` (0, 1, ``size`` or the mask's column count)."""
