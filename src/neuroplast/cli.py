@@ -188,7 +188,7 @@ def _exit_now(code: int):
     """End a launched rank without interpreter teardown. Its results are on disk (written atomically) and its
     process group is destroyed; but gloo's native worker threads can still drop their last tensor reference
     while Python finalises, which aborts the process (``terminate called without an active exception``, about
-    one run in fifteen here under load) and makes the launcher kill the other ranks."""
+    three runs in thirty of a torchrun test here under load) and makes the launcher kill the other ranks."""
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -530,7 +530,7 @@ class LIFScanNumba(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_s, grad_a):
         if grad_s is None and grad_a is None:
-            return (None,) * 7
+            return (None,) * 9
         needs = ctx.needs_input_grad
         options = ctx.options
         if ctx.consumed:
