@@ -70,9 +70,9 @@ def test_numba_every_builtin_surrogate(surrogate):
     _check(_problem(seed=4), LIFOptions(surrogate=Surrogate(surrogate, 0.4)))
 
 
-@pytest.mark.parametrize("n", [1, 70, 600])
+@pytest.mark.parametrize("n", [1, 300, 600])
 def test_numba_block_edges(n):
-    """Neuron counts below, between and beyond the kernels' blocks (64 backward, 512 forward)."""
+    """Neuron counts below, between and beyond the kernels' blocks (256 backward, 512 forward)."""
     _check(_problem(steps=12, batch=2, n=n, seed=n), LIFOptions())
 
 

@@ -35,10 +35,11 @@ __all__ = [
 
 SURROGATE_CODES = {"fast_sigmoid": 0, "arctan": 1, "sigmoid": 2, "triangle": 3, "rectangular": 4}
 
-# Neurons per backward work item: the per-block recompute buffers (3 x T x BLOCK floats) stay within L2 at
-# T ~ 500-700 while B x N / BLOCK items are left for the threads to share. The forward keeps no buffers, so its
-# blocks are longer (fewer loop restarts).
-BLOCK = 64
+# Neurons per backward work item. Every step of a block pays a fixed cost (row views, five short loops, their
+# vector prologues), so short blocks lose: on 2 cores (float32, B = 16-32) 256 ran the backward 1.3-2.2x faster
+# than 64 at N = 256-2048 and T = 500-2000, although its recompute buffers (3 x T x 256 floats) outgrow L2; 512
+# was 2x slower again where a block really held 512 neurons. The forward keeps no buffers and uses longer blocks.
+BLOCK = 256
 FORWARD_BLOCK = 512
 
 
