@@ -119,3 +119,33 @@ def test_onoff_doubles_the_input_channels_the_network_sees():
     (x_train, _), _ = t.load_data()
     assert t.input_shape == (2, 8, 8) and x_train.shape[1] == 2
     assert t.build_model() is not None
+
+
+def _optimizer(**learning):
+    cfg = validate_config({"name": "t", "method": "sstdp", "data": {"dataset": "digits"},
+                           "model": {"layers": [{"type": "linear", "out": 12},
+                                                                         {"type": "linear", "out": 10, "lr": 2.0}]},
+                           "learning": learning})
+    t = SSTDPTask(cfg)
+    t.input_shape, t.n_classes = (1, 8, 8), 10
+    return t.optimizer(t.build_model())
+
+
+def test_optimizer_defaults_to_plain_sgd_with_per_layer_rates():
+    opt = _optimizer(lr=10.0)
+    assert isinstance(opt, torch.optim.SGD)
+    assert [g["lr"] for g in opt.param_groups] == [10.0, 2.0]
+    assert all(g["momentum"] == 0.0 for g in opt.param_groups)
+
+
+def test_optimizer_momentum_and_adam_are_config_choices():
+    assert all(g["momentum"] == 0.9 for g in _optimizer(momentum=0.9).param_groups)
+    opt = _optimizer(optimizer="adam", lr=0.01)
+    assert isinstance(opt, torch.optim.Adam) and [g["lr"] for g in opt.param_groups] == [0.01, 2.0]
+
+
+@pytest.mark.parametrize("learning, field", [({"optimizer": "rmsprop"}, "optimizer"), ({"momentum": 1.0}, "momentum")])
+def test_bad_optimizer_settings_are_named(learning, field):
+    with pytest.raises(NeuroplastError, match=field):
+        validate_config({"name": "t", "method": "sstdp", "model": {"layers": [{"type": "linear", "out": 10}]},
+                         "learning": learning})

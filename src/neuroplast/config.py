@@ -71,6 +71,9 @@ class SSTDPLearningConfig(_Strict):
     tau_stdp: float = Field(10.0, gt=0)
     lr: float = Field(10.0, gt=0)
     lr_decay: float = Field(1.0, gt=0, le=1, description="multiply lr by this after every epoch")
+    optimizer: Literal["sgd", "adam"] = Field(
+        "sgd", description="sgd (the released code) or adam; the SSTDP update is the gradient either way")
+    momentum: float = Field(0.0, ge=0, lt=1, description="SGD momentum (the released code: 0)")
     weight_decay: float = Field(1e-6, ge=0)
     batch_size: int = Field(64, ge=1)
     epochs: int = Field(20, ge=1)

@@ -95,12 +95,14 @@ class SSTDPTask:
         return out.reshape(x.shape)
 
     def optimizer(self, model):
-        """SGD; a layer spec's ``lr`` overrides ``learning.lr`` (conv layers sum their update over positions)."""
+        """SGD (or Adam); a layer spec's ``lr`` overrides ``learning.lr`` (conv layers sum their update over positions)."""
         lrn = self.cfg.learning
         specs = [item for item in self.cfg.model.layers if item.get("type", "linear") != "pool"]
         rates = [float(item.get("lr", lrn.lr)) for item in specs]
         groups = [{"params": [layer.weight], "lr": lr, "base_lr": lr} for layer, lr in zip(model.if_layers(), rates)]
-        return torch.optim.SGD(groups, lr=lrn.lr, weight_decay=lrn.weight_decay)
+        if lrn.optimizer == "adam":
+            return torch.optim.Adam(groups, lr=lrn.lr, weight_decay=lrn.weight_decay)
+        return torch.optim.SGD(groups, lr=lrn.lr, momentum=lrn.momentum, weight_decay=lrn.weight_decay)
 
     def after_backward(self, model):
         pass
