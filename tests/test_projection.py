@@ -90,3 +90,44 @@ def test_freed_memory_is_reused_without_page_faults():
     if not applied:
         pytest.skip("not glibc: the heap policy does not apply")
     assert faults < 300
+
+
+_WINDOW = """
+import numpy as np
+from neuroplast.allocator import keep_freed_memory, step_peak_window
+keep_freed_memory()
+def churn():
+    arrays = [np.ones(2_500_000) for _ in range(6)]  # 6 x 19 MiB live at once
+    del arrays
+churn()  # the heap now keeps ~115 MiB that a later step could reuse without growing the resident set
+figures = []
+for _ in range(2):
+    with step_peak_window() as got:
+        a = np.ones(4_000_000)      # 30.5 MiB
+        b = np.ones(2_000_000)      # 15.3 MiB, live with a: peak 45.8 MiB
+        del a, b
+        c = np.ones(1_000_000)      # 7.6 MiB, after the peak
+        del c
+    figures.append(got["mib"])
+with step_peak_window() as got:
+    pass
+figures.append(got["mib"])
+churn()
+import resource
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+churn()
+figures.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(*figures)
+"""
+
+
+def test_step_peak_window_follows_live_blocks_not_the_kept_heap():
+    """The window measures the step's own peak (45.8 MiB of live arrays) every time, although the kept heap
+    could hold them; an empty window reads ~0; afterwards the keep-freed-memory policy is back in force."""
+    out = subprocess.run([sys.executable, "-c", _WINDOW], capture_output=True, text=True, check=True).stdout.split()
+    if out[0] == "None":
+        pytest.skip("no /proc/self/clear_refs or not glibc: the window is unavailable")
+    first, second, empty, faults = float(out[0]), float(out[1]), float(out[2]), int(out[3])
+    assert 45 < first < 50 and 45 < second < 50
+    assert empty < 2
+    assert faults < 300

@@ -18,14 +18,16 @@ Method: every (library, case) runs in a fresh Python process with the thread cou
 ``torch.set_num_threads`` and the OMP/MKL/NUMBA environment; ``warmup`` untimed iterations, then the median of
 ``repeats`` timed ones, forward (graph construction included) and backward timed separately. Each timed step
 alternates with the GEMM-only step in the same process, which gives a load-robust ratio on a shared machine.
-Peak memory is the growth of the process's peak resident set (``ru_maxrss``) over the warm-up steps, after a
-tiny priming pass, so it covers activations, saved tensors and gradients of one training step, not the
-imports, compiled code or the model.
+Peak memory is what the last warm-up step adds to the resident set at its peak, measured in a window where
+every large block is mapped on its own (:func:`neuroplast.allocator.step_peak_window`), so it covers
+activations, saved tensors and gradients of one training step, not the imports, compiled code, the model or
+what the heap kept from earlier steps.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -35,7 +37,7 @@ import sys
 import time
 from pathlib import Path
 
-from neuroplast.allocator import keep_freed_memory
+from neuroplast.allocator import keep_freed_memory, step_peak_window
 
 LIBRARIES = ("neuroplast", "snntorch", "spikingjelly", "norse", "norse-compile", "gemm")
 TAU_MEM = 20.0
@@ -294,21 +296,28 @@ def worker(spec: dict) -> dict:
         p.grad = None
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     peak = base
-    for i in range(spec["warmup"] + spec["repeats"]):
-        if i == spec["warmup"]:
+    window: dict = {"mib": None}
+    # The last warm-up step (compilation for the full shape done by then) is the memory window; one more untimed
+    # step follows it, since the window hands the heap's free pages back and the next step faults them in.
+    warmup = spec["warmup"] + (1 if spec["warmup"] >= 1 else 0)
+    for i in range(warmup + spec["repeats"]):
+        if i == warmup:
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         for p in params:
             p.grad = None
-        t0 = time.perf_counter()
-        out = run(x)
-        loss = out.sum()
-        t1 = time.perf_counter()
-        loss.backward()
-        t2 = time.perf_counter()
-        if rate is None and spec["library"] != "gemm":
-            rate = float(out.detach().float().mean())
-        del out, loss
-        if i >= spec["warmup"]:
+        measured = step_peak_window() if i == spec["warmup"] - 1 else contextlib.nullcontext(window)
+        with measured as got:
+            t0 = time.perf_counter()
+            out = run(x)
+            loss = out.sum()
+            t1 = time.perf_counter()
+            loss.backward()
+            t2 = time.perf_counter()
+            if rate is None and spec["library"] != "gemm":
+                rate = float(out.detach().float().mean())
+            del out, loss
+        window = got
+        if i >= warmup:
             fwd.append(t1 - t0)
             bwd.append(t2 - t1)
             if gemm_step is not None:
@@ -320,7 +329,9 @@ def worker(spec: dict) -> dict:
         "library": spec["library"], "case": case, "note": note, "threads": torch.get_num_threads(),
         "forward_s": statistics.median(fwd), "backward_s": statistics.median(bwd),
         "total_s": statistics.median(total), "total_min_s": min(total), "total_samples_s": total,
-        "peak_memory_mib": (peak - base) / 1024.0, "output_rate": rate,
+        "peak_memory_mib": window["mib"] if window["mib"] is not None else (peak - base) / 1024.0,
+        "peak_memory_method": "step window" if window["mib"] is not None else "ru_maxrss growth",
+        "peak_rss_growth_mib": (peak - base) / 1024.0, "output_rate": rate,
     }
     if gemm:
         out["gemm_same_process_s"] = statistics.median(gemm)
@@ -515,10 +526,13 @@ def run(args) -> dict:
         "method": {
             "timing": "fresh process per (library, case); warm-up iterations, then median of repeats; forward "
                       "(incl. graph construction) and backward timed separately; total = median of per-run sums",
-            "peak_memory": "growth of the process's peak RSS (ru_maxrss) over the warm-up steps, from a baseline "
-                           "taken after a 2-step, 1-sample priming pass (imports, compiled kernels, thread pools "
-                           "loaded): activations, saved state and gradients of one training step (MiB); for "
-                           "torch.compile it includes recompilation for the full shape",
+            "peak_memory": "resident memory one training step adds at its peak (MiB): activations, saved state "
+                           "and gradients. Measured over the last warm-up step (compilation for the full shape "
+                           "done) with neuroplast.allocator.step_peak_window: every block of 1 MiB or more gets "
+                           "its own mapping for that step and the kernel's high-water mark is reset at its start, "
+                           "so the figure follows live tensors, not what the heap kept from earlier steps "
+                           "(peak_memory_method). peak_rss_growth_mib: the earlier measure, growth of ru_maxrss "
+                           "over all warm-up steps from a baseline after a 2-step, 1-sample priming pass",
             "allocator": "glibc keeps freed memory mapped in every library's process alike "
                          "(neuroplast.allocator.keep_freed_memory; the neuroplast CLI's default)",
             "gemm_limit": "Linear forward + backward alone (weight gradient; the input needs none), same sizes; "
