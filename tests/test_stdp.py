@@ -154,3 +154,50 @@ def test_strict_and_lenient_accuracy():
     labels = torch.tensor([0, 0, 1, 0])
     assert strict_correct(t_out, labels, t_max=9).tolist() == [True, False, False, False]
     assert lenient_correct(t_out, labels).tolist() == [True, True, True, False]
+
+
+def test_dropout_silences_hidden_spikes_in_training_only():
+    from neuroplast.config import validate_config
+    from neuroplast.models.sstdp import SSTDPNet
+
+    spec = IFSpec(theta=20.0, t_max=32)
+    layers = [{"type": "linear", "out": 40, "init": [0, 4], "dropout": 0.5}, {"type": "linear", "out": 3}]
+    net = SSTDPNet((30,), layers, spec)
+    plain = SSTDPNet((30,), [dict(layers[0], dropout=0.0), layers[1]], spec)
+    plain.load_state_dict(net.state_dict())
+    t_in = torch.randint(0, 32, (8, 30), generator=torch.Generator().manual_seed(1)).float()
+    net.eval()
+    assert torch.equal(net(t_in), plain(t_in))
+    hidden = net.record[0][1]
+    assert (hidden < 32).float().mean() > 0.5  # most hidden neurons fire, so dropping them shows
+
+    net.train()
+    torch.manual_seed(0)
+    net(t_in).sum().backward()
+    dropped_input = net.record[1][0] >= 32
+    assert dropped_input.float().mean() > (hidden >= 32).float().mean() + 0.2  # about half silenced
+    assert torch.equal(net.record[0][1], hidden)  # the record keeps the layer's own (pre-dropout) times
+    # Meanwhile the next layer fires at threshold theta x (1 - p): the drive it will get when nothing is dropped.
+    with torch.no_grad():
+        torch.manual_seed(3)
+        out = net(t_in)
+        from neuroplast.models.sstdp import SpikeOnceLinear
+        ref = SpikeOnceLinear(40, 3, IFSpec(theta=20.0 * 0.5, t_max=32))
+        ref.weight.copy_(net.if_layers()[1].weight)
+        assert torch.equal(out, ref(net.record[1][0]))
+
+    # One sample: a silenced spike sends no error back (its neuron's incoming weights get no update), and the
+    # output layer sees it as never arriving (non-causal: no update under A = 1, B = 0).
+    net.zero_grad()
+    net(t_in[:1]).sum().backward()
+    silenced = (net.record[1][0][0] >= 32) & (net.record[0][1][0] < 32)
+    assert silenced.sum() >= 5
+    assert (net.if_layers()[0].weight.grad[silenced] == 0).all()
+    assert (net.if_layers()[1].weight.grad[:, silenced] == 0).all()
+    kept = ~silenced & (net.record[0][1][0] < 32)
+    assert (net.if_layers()[0].weight.grad[kept] != 0).any()
+
+    for bad in ({"type": "pool", "kernel": 2, "dropout": 0.1}, {"type": "linear", "out": 3, "dropout": 1.0}):
+        with pytest.raises(Exception, match="dropout is for linear / conv layers"):
+            validate_config({"name": "t", "method": "sstdp", "data": {"dataset": "mnist"},
+                             "model": {"layers": [bad]}})

@@ -39,7 +39,7 @@ class SSTDPModelConfig(_Strict):
     @field_validator("layers")
     @classmethod
     def _layers(cls, layers):
-        allowed = {"type", "out", "kernel", "stride", "padding", "theta", "init", "lr", "normalise"}
+        allowed = {"type", "out", "kernel", "stride", "padding", "theta", "init", "lr", "normalise", "dropout"}
         for k, item in enumerate(layers):
             unknown = set(item) - allowed
             if unknown:
@@ -53,6 +53,8 @@ class SSTDPModelConfig(_Strict):
                 raise ValueError(f"layer {k}: 'kernel' must be >= 1")
             if "lr" in item and float(item["lr"]) <= 0:
                 raise ValueError(f"layer {k}: lr must be > 0 (it overrides learning.lr for this layer)")
+            if "dropout" in item and (kind == "pool" or not 0.0 <= float(item["dropout"]) < 1.0):
+                raise ValueError(f"layer {k}: dropout is for linear / conv layers, a probability in [0, 1)")
             if "normalise" in item and (kind != "conv" or item["normalise"] not in ("sample", "map")):
                 raise ValueError(f"layer {k}: normalise is for conv layers, 'sample' (default) or 'map'")
             if "theta" in item and float(item["theta"]) <= 0:

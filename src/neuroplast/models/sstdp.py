@@ -42,9 +42,12 @@ class SpikeOnceLinear(nn.Module):
             raise NeuroplastError(f"SpikeOnceLinear expects (B, {self.n_in}) spike times, got {tuple(t_in.shape)}")
         return t_in, 1
 
-    def forward(self, t_in: torch.Tensor) -> torch.Tensor:
+    def forward(self, t_in: torch.Tensor, theta_scale: float = 1.0) -> torch.Tensor:
         rows, per = self.rows(t_in)
-        return SpikeOnceIFFunction.apply(rows, self.weight, self.spec, per)
+        return SpikeOnceIFFunction.apply(rows, self.weight, self._spec(theta_scale), per)
+
+    def _spec(self, theta_scale: float) -> IFSpec:
+        return self.spec if theta_scale == 1.0 else replace(self.spec, theta=self.spec.theta * theta_scale)
 
     def fan_out(self) -> int:
         return self.n_out
@@ -71,9 +74,9 @@ class SpikeOnceConv2d(SpikeOnceLinear):
         k, s, p = self.kernel_size, self.stride, self.padding
         return (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
 
-    def forward(self, t_in):
+    def forward(self, t_in, theta_scale: float = 1.0):
         rows, per = self.rows(t_in)
-        out = SpikeOnceIFFunction.apply(rows, self.weight, self.spec, per)
+        out = SpikeOnceIFFunction.apply(rows, self.weight, self._spec(theta_scale), per)
         h, w = self.out_hw(t_in.shape[2], t_in.shape[3])
         return out.view(t_in.shape[0], h, w, self.n_out).permute(0, 3, 1, 2)
 
@@ -98,7 +101,10 @@ class SSTDPNet(nn.Module):
 
     ``layers`` items: ``{"type": "conv", "out": 32, "kernel": 5, "stride": 1, "padding": 2, "theta": ..,
     "init": [lo, hi]}``, ``{"type": "pool", "kernel": 2}``, ``{"type": "linear", "out": 400, "theta": .., "init": ..}``.
-    A linear layer after conv/pool flattens its input.
+    A linear layer after conv/pool flattens its input. ``"dropout": p`` on a linear / conv layer silences each of
+    its output spikes with probability ``p`` in training (time ``t_max``: the next layer never receives it and
+    sends no error back to it), and the next IF layer's threshold is scaled by ``1 - p`` meanwhile, so that it
+    fires at the drive it will see in evaluation, where every spike passes (inverted dropout for thresholds).
     """
 
     def __init__(self, input_shape: tuple[int, ...], layers: list[dict], spec: IFSpec):
@@ -132,6 +138,10 @@ class SSTDPNet(nn.Module):
             else:
                 raise NeuroplastError(f"layer {k}: unknown type {kind!r}; allowed: linear, conv, pool")
         self.layers = nn.ModuleList(mods)
+        drop = [float(item.get("dropout", 0.0)) for item in layers]
+        if any(not 0.0 <= p < 1.0 for p in drop):
+            raise NeuroplastError(f"dropout must be a probability in [0, 1), got {drop}")
+        self.dropout = drop
         self.output_shape = shape
         self.record: list[tuple[torch.Tensor, torch.Tensor]] = []
 
@@ -147,12 +157,20 @@ class SSTDPNet(nn.Module):
             raise NeuroplastError("input spike times contain NaN or inf; check the encoder's input")
         self.record = []
         t = t_in
-        for layer in self.layers:
+        scale = 1.0
+        for layer, p in zip(self.layers, self.dropout):
             if isinstance(layer, SpikeOnceLinear) and not isinstance(layer, SpikeOnceConv2d) and t.dim() > 2:
                 t = t.reshape(t.shape[0], -1)
-            t_out = layer(t)
             if isinstance(layer, SpikeOnceLinear):
+                t_out = layer(t, scale)
                 self.record.append((t.detach(), t_out.detach()))
+                scale = 1.0
+            else:
+                t_out = layer(t)
+            if self.training and p > 0:
+                keep = torch.rand(t_out.shape, device=t_out.device) >= p
+                t_out = torch.where(keep, t_out, torch.full_like(t_out, float(layer.spec.t_max)))
+                scale = 1.0 - p
             t = t_out
         return t
 
