@@ -124,7 +124,7 @@ def test_onoff_doubles_the_input_channels_the_network_sees():
 def _optimizer(**learning):
     cfg = validate_config({"name": "t", "method": "sstdp", "data": {"dataset": "digits"},
                            "model": {"layers": [{"type": "linear", "out": 12},
-                                                                         {"type": "linear", "out": 10, "lr": 2.0}]},
+                                                {"type": "linear", "out": 10, "lr": 2.0}]},
                            "learning": learning})
     t = SSTDPTask(cfg)
     t.input_shape, t.n_classes = (1, 8, 8), 10

@@ -158,7 +158,7 @@ def test_strict_and_lenient_accuracy():
 
 def test_dropout_silences_hidden_spikes_in_training_only():
     from neuroplast.config import validate_config
-    from neuroplast.models.sstdp import SSTDPNet
+    from neuroplast.models.sstdp import SpikeOnceLinear, SSTDPNet
 
     spec = IFSpec(theta=20.0, t_max=32)
     layers = [{"type": "linear", "out": 40, "init": [0, 4], "dropout": 0.5}, {"type": "linear", "out": 3}]
@@ -181,7 +181,6 @@ def test_dropout_silences_hidden_spikes_in_training_only():
     with torch.no_grad():
         torch.manual_seed(3)
         out = net(t_in)
-        from neuroplast.models.sstdp import SpikeOnceLinear
         ref = SpikeOnceLinear(40, 3, IFSpec(theta=20.0 * 0.5, t_max=32))
         ref.weight.copy_(net.if_layers()[1].weight)
         assert torch.equal(out, ref(net.record[1][0]))

@@ -71,8 +71,9 @@ def step_peak_window() -> Iterator[dict]:
     step). At the start the heap's free pages go back to the OS (``malloc_trim``; reusing them faults them in
     again) and the kernel's high-water mark is reset (``/proc/self/clear_refs``, Linux >= 4.0); inside the window
     every block of 1 MiB or more gets its own mapping (glibc), unmapped when freed, so the resident set follows
-    the live tensors. The next step outside the window faults the trimmed heap back in. On exit the heap policy in force before is restored. Where either
-    is unavailable (not Linux / glibc) ``mib`` stays None and callers fall back to ``ru_maxrss``.
+    the live tensors. The next step outside the window faults the trimmed heap back in. On exit the heap policy
+    in force before is restored. Where either is unavailable (not Linux / glibc) ``mib`` stays None and callers
+    fall back to ``ru_maxrss``.
     """
     result: dict = {"mib": None}
     try:

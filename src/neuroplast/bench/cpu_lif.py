@@ -305,8 +305,8 @@ def worker(spec: dict) -> dict:
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         for p in params:
             p.grad = None
-        measured = step_peak_window() if i == spec["warmup"] - 1 else contextlib.nullcontext(window)
-        with measured as got:
+        in_window = i == spec["warmup"] - 1
+        with step_peak_window() if in_window else contextlib.nullcontext() as got:
             t0 = time.perf_counter()
             out = run(x)
             loss = out.sum()
@@ -316,7 +316,8 @@ def worker(spec: dict) -> dict:
             if rate is None and spec["library"] != "gemm":
                 rate = float(out.detach().float().mean())
             del out, loss
-        window = got
+        if in_window:
+            window = got
         if i >= warmup:
             fwd.append(t1 - t0)
             bwd.append(t2 - t1)

@@ -169,7 +169,7 @@ class SSTDPNet(nn.Module):
                 t_out = layer(t)
             if self.training and p > 0:
                 keep = torch.rand(t_out.shape, device=t_out.device) >= p
-                t_out = torch.where(keep, t_out, torch.full_like(t_out, float(layer.spec.t_max)))
+                t_out = torch.where(keep, t_out, torch.full_like(t_out, float(self.spec.t_max)))
                 scale = 1.0 - p
             t = t_out
         return t

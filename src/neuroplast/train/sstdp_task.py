@@ -95,7 +95,8 @@ class SSTDPTask:
         return out.reshape(x.shape)
 
     def optimizer(self, model):
-        """SGD (or Adam); a layer spec's ``lr`` overrides ``learning.lr`` (conv layers sum their update over positions)."""
+        """SGD (or Adam); a layer spec's ``lr`` overrides ``learning.lr`` (conv layers sum their update over
+        positions)."""
         lrn = self.cfg.learning
         specs = [item for item in self.cfg.model.layers if item.get("type", "linear") != "pool"]
         rates = [float(item.get("lr", lrn.lr)) for item in specs]
