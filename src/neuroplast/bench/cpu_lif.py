@@ -39,7 +39,9 @@ from pathlib import Path
 
 from neuroplast.allocator import keep_freed_memory, step_peak_window
 
-LIBRARIES = ("neuroplast", "snntorch", "spikingjelly", "norse", "norse-compile", "gemm")
+LIBRARIES = ("neuroplast", "neuroplast-dense", "snntorch", "spikingjelly", "norse", "norse-compile", "gemm")
+# Not peers: our own variants and the limit.
+OURS = ("neuroplast", "neuroplast-dense", "neuroplast-loop", "gemm")
 TAU_MEM = 20.0
 TAU_SYN = 5.0
 SEED = 0
@@ -83,8 +85,9 @@ def _build_layer(library: str, case: dict):
     selfloop = case["kind"] == "selfloop"
     if library == "gemm":
         return x, fc, (lambda inp: fc(inp)), "Linear alone (forward + weight-gradient GEMMs), no neuron"
-    if library == "neuroplast":
+    if library in ("neuroplast", "neuroplast-dense"):
         from neuroplast.functional.lif import LIFOptions
+        from neuroplast.functional.projection import project
         from neuroplast.neurons import LIF
 
         lif = LIF(n, tau_mem=TAU_MEM, tau_syn=TAU_SYN, threshold=1.0, train_tau_mem=selfloop,
@@ -94,12 +97,18 @@ def _build_layer(library: str, case: dict):
         if w is not None:
             mods.register_parameter("w_self", w)
 
-        def run(inp):
-            return lif(fc(inp), self_weight=w, trace=False, consume_current=True)[0]
+        events = library == "neuroplast"
 
+        def run(inp):
+            current = project([inp], [fc.weight], fc.bias, events=events)
+            return lif(current, self_weight=w, trace=False, consume_current=True)[0]
+
+        projection = ("the Linear's weights through neuroplast's projection, event path: each input spike adds "
+                      "one weight row, forward and weight gradient (project(events=True))" if events else
+                      "the Linear's weights through neuroplast's projection as dense GEMMs (project(events=False))")
         return x, mods, run, ("LIF with trace (methods.md 1.2), backend auto (numba), BPTT, fast sigmoid; the "
                               "layer's output trace is not stored (trace=False): like the peers, it returns spikes; "
-                              "the Linear's output feeds only the LIF, whose backward overwrites it with its "
+                              f"{projection}; its output feeds only the LIF, whose backward overwrites it with its "
                               "gradient (consume_current=True)")
     if library == "snntorch":
         import snntorch as snn
@@ -404,12 +413,11 @@ def _summary(results: list[dict], sizes: list[int]) -> dict:
 
     def fastest_peer(key):
         peers = [(r["total_s"], lib) for lib, r in table.get(key, {}).items()
-                 if lib not in ("neuroplast", "gemm", "neuroplast-loop") and "total_s" in r]
+                 if lib not in OURS and "total_s" in r]
         return min(peers) if peers else None
 
-    def ours(key):
-        r = table.get(key, {}).get("neuroplast", {})
-        return r.get("total_s")
+    def ours(key, lib="neuroplast"):
+        return table.get(key, {}).get(lib, {}).get("total_s")
 
     mid = 1024 if 1024 in sizes else sizes[len(sizes) // 2]
     small = min(sizes)
@@ -418,7 +426,7 @@ def _summary(results: list[dict], sizes: list[int]) -> dict:
         fp, us = fastest_peer(key), ours(key)
         gemm = table[key].get("gemm", {}).get("total_s")
         mem_peers = [r["peak_memory_mib"] for lib, r in table[key].items()
-                     if lib not in ("neuroplast", "gemm", "neuroplast-loop") and "peak_memory_mib" in r]
+                     if lib not in OURS and "peak_memory_mib" in r]
         per_case[key] = {
             "fastest_peer": fp[1] if fp else None,
             "speedup_vs_fastest_peer": (fp[0] / us) if fp and us else None,
@@ -426,9 +434,13 @@ def _summary(results: list[dict], sizes: list[int]) -> dict:
             "peak_memory_mib": table[key].get("neuroplast", {}).get("peak_memory_mib"),
             "lowest_peer_peak_memory_mib": min(mem_peers) if mem_peers else None,
         }
+        dense = ours(key, "neuroplast-dense")
+        if fp and dense:
+            per_case[key]["speedup_vs_fastest_peer_dense_projection"] = fp[0] / dense
+            per_case[key]["ratio_to_gemm_limit_dense_projection"] = dense / gemm if gemm else None
         ratios = {lib: r["ratio_to_gemm_same_process"] for lib, r in table[key].items()
                   if "ratio_to_gemm_same_process" in r}
-        peer_ratios = [(v, lib) for lib, v in ratios.items() if lib not in ("neuroplast", "gemm", "neuroplast-loop")]
+        peer_ratios = [(v, lib) for lib, v in ratios.items() if lib not in OURS]
         if peer_ratios and "neuroplast" in ratios:
             best = min(peer_ratios)
             per_case[key]["fastest_peer_load_corrected"] = best[1]
@@ -445,6 +457,10 @@ def _summary(results: list[dict], sizes: list[int]) -> dict:
     for name, key in (("speedup_vs_fastest_peer", f"layer-n{mid}"), ("speedup_vs_fastest_peer_n256", f"layer-n{small}"),
                       ("speedup_vs_fastest_peer_scsr", f"selfloop-n{mid}")):
         out[name + "_load_corrected"] = per_case.get(key, {}).get("speedup_vs_fastest_peer_load_corrected")
+    for name, key in (("speedup_vs_fastest_peer", f"layer-n{mid}"), ("speedup_vs_fastest_peer_n256", f"layer-n{small}"),
+                      ("speedup_vs_fastest_peer_scsr", f"selfloop-n{mid}"), ("ratio_to_gemm_limit", f"layer-n{mid}")):
+        value = per_case.get(key, {}).get(name.replace("_n256", "").replace("_scsr", "") + "_dense_projection")
+        out[name + "_dense_projection"] = value
     out["ratio_to_gemm_limit_same_process"] = per_case.get(f"layer-n{mid}", {}).get("ratio_to_gemm_same_process")
     speedups = [c["speedup_vs_fastest_peer"] for c in per_case.values() if c["speedup_vs_fastest_peer"]]
     out["min_speedup_vs_fastest_peer_any_case"] = min(speedups) if speedups else None
@@ -493,10 +509,8 @@ def run(args) -> dict:
     results = []
     skip_reason = {lib: _available(lib) for lib in libs}
     for case in cases:
-        case_libs = (["neuroplast", "neuroplast-loop", "gemm"] if case["kind"] == "scsr" else libs)
+        case_libs = ["neuroplast", "neuroplast-loop", "gemm"] if case["kind"] == "scsr" else libs
         for lib in case_libs:
-            if case["kind"] == "scsr" and lib not in ("neuroplast", "neuroplast-loop", "gemm"):
-                continue
             if skip_reason.get(lib):
                 results.append({"library": lib, "case": case, "skipped": skip_reason[lib]})
                 continue
@@ -508,7 +522,7 @@ def run(args) -> dict:
             print(f"{_key(case):>16} {lib:>15}: {shown}", flush=True)
         if case["kind"] == "scsr":
             for lib in libs:
-                if lib not in ("neuroplast", "gemm"):
+                if lib not in OURS:
                     results.append({"library": lib, "case": case,
                                     "skipped": "no ScSr network (skip + self-loop + BIP) in this library"})
     from neuroplast.bench.common import machine
@@ -522,6 +536,9 @@ def run(args) -> dict:
         "config": {"sizes": args.sizes, "batch": args.batch, "steps": args.steps, "threads": args.threads,
                    "repeats": args.repeats, "warmup": args.warmup, "tau_mem": TAU_MEM, "threshold": 1.0,
                    "reset": "hard, to 0", "loss": "output.sum()", "input": "Bernoulli(0.2) spikes, (T, B, n)",
+                   "projection": "neuroplast: event path (one weight row added per input spike, forward and "
+                                 "weight gradient); neuroplast-dense: the same step with dense GEMMs; peers and "
+                                 "gemm: dense torch Linear",
                    "scsr": {"preset": "scsr-bip", "sizes": [78, 256, 256, 26], "steps": args.scsr_steps,
                             "batch": args.scsr_batch}},
         "method": {

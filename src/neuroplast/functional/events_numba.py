@@ -1,0 +1,176 @@
+"""Compiled CPU kernels for projections of binary (spike) inputs: each delivered spike adds one weight row.
+
+Why: ``x @ W.T`` with ``x`` in {0, 1} at spike rate ``p`` needs ``p`` times the additions of the dense GEMM and
+no multiplies. A dense GEMM reuses every loaded weight from registers many times; here each weight row is read
+once per spike, so the kernels are bound by cache bandwidth, not arithmetic, and win when ``p`` is small enough:
+on a 2-core AVX-512 machine at ``p = 0.2`` (n = 256-2048, 8,000 rows) forward and weight gradient each took
+0.4-0.7x the GEMM's time.
+
+Layout: the spikes of a ``(R, K)`` input become row lists (``indptr``, ``indices``, CSR), built once in the
+forward and kept for the backward. Inner loops run over a whole contiguous output row so they vectorise; the
+forward splits rows between threads, the weight gradient splits output columns, so no two threads write the same
+memory. Sums run in another order than a BLAS GEMM: results agree to rounding, not bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["spike_rows", "spike_columns", "events_forward", "events_weight_grad"]
+
+# Rows per work item when rows are split between threads.
+ROW_CHUNK = 256
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _count(x):
+    """Spikes per row, or -1 for a row holding a value other than 0 and 1."""
+    rows, cols = x.shape
+    counts = np.empty(rows, np.int64)
+    for r in prange(rows):
+        xr = x[r]
+        c = 0
+        for k0 in range(0, cols, 256):  # vectorised pieces; a non-spike entry (NaN too) ends the row early
+            piece = xr[k0:k0 + 256]
+            bad = 0
+            part = 0
+            for k in range(piece.shape[0]):
+                v = piece[k]
+                part += np.int32(v != 0)
+                bad |= np.int32(v * (v - 1) != 0)
+            c += part
+            if bad:
+                c = -1
+                break
+        counts[r] = c
+    return counts
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _fill(x, indptr, indices):
+    rows, cols = x.shape
+    total = indices.shape[0] - 1  # the last slot takes the writes past a row's end (no branch in the loop)
+    for r in prange(rows):
+        p = indptr[r]
+        end = indptr[r + 1]
+        for k in range(cols):
+            q = p if p < end else total
+            indices[q] = k
+            p += x[r, k] != 0
+
+
+def spike_rows(x: np.ndarray):
+    """``(indptr, indices)`` of the nonzero entries of each row of a C-contiguous 2-D array, or None when any
+    entry is not exactly 0 or 1 (the input is not spikes: the caller multiplies densely)."""
+    counts = _count(x)
+    if counts.size and counts.min() < 0:
+        return None
+    indptr = np.zeros(x.shape[0] + 1, np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    indices = np.empty(int(indptr[-1]) + 1, np.int32)
+    _fill(x, indptr, indices)
+    return indptr, indices[:-1]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def spike_columns(indptr, indices, cols, parts):
+    """The same spikes listed per column (``colptr``, ``rows``, CSC; rows ascending), for the weight gradient;
+    ``parts`` column ranges are filled in parallel."""
+    rows = indptr.shape[0] - 1
+    counts = np.zeros(cols + 1, np.int64)
+    for p in range(indices.shape[0]):
+        counts[indices[p] + 1] += 1
+    for k in range(cols):
+        counts[k + 1] += counts[k]
+    out = np.empty(indices.shape[0], np.int32)
+    width = (cols + parts - 1) // parts
+    for part in prange(parts):
+        k0 = min(cols, part * width)
+        k1 = min(cols, k0 + width)
+        pos = counts[k0:k1].copy()
+        for r in range(rows):
+            for p in range(indptr[r], indptr[r + 1]):
+                k = indices[p]
+                if k0 <= k < k1:
+                    out[pos[k - k0]] = r
+                    pos[k - k0] += 1
+    return counts, out
+
+
+@njit(cache=True, nogil=True, parallel=True, fastmath=True)
+def events_forward(indptr, indices, weight_t, init, out, accumulate):
+    """``out[r] = (out[r] if accumulate else init) + sum of weight_t[k] over the spikes k of row r``;
+    ``weight_t`` is ``W.T`` ``(K, N)``, ``init`` a bias or zeros ``(N,)``.
+
+    Rows are split between threads; each row adds four weight rows per pass over its output row (fewer loads
+    and stores of the output, less loop overhead), over column pieces of at most 512 so that the piece of
+    ``weight_t`` in use stays in cache at large N."""
+    rows = indptr.shape[0] - 1
+    n = weight_t.shape[1]
+    width = min(n, 512)
+    pieces = (n + width - 1) // width
+    chunks = (rows + ROW_CHUNK - 1) // ROW_CHUNK
+    for item in prange(pieces * chunks):
+        j0 = (item // chunks) * width
+        j1 = min(n, j0 + width)
+        c = item % chunks
+        for r in range(c * ROW_CHUNK, min(rows, (c + 1) * ROW_CHUNK)):
+            o = out[r, j0:j1]
+            if not accumulate:
+                b = init[j0:j1]
+                for j in range(j1 - j0):
+                    o[j] = b[j]
+            p = indptr[r]
+            e = indptr[r + 1]
+            while p + 4 <= e:
+                w0 = weight_t[indices[p], j0:j1]
+                w1 = weight_t[indices[p + 1], j0:j1]
+                w2 = weight_t[indices[p + 2], j0:j1]
+                w3 = weight_t[indices[p + 3], j0:j1]
+                for j in range(j1 - j0):
+                    o[j] += (w0[j] + w1[j]) + (w2[j] + w3[j])
+                p += 4
+            while p < e:
+                w0 = weight_t[indices[p], j0:j1]
+                for j in range(j1 - j0):
+                    o[j] += w0[j]
+                p += 1
+
+
+@njit(cache=True, nogil=True, parallel=True, fastmath=True)
+def events_weight_grad(colptr, rows, grad, grad_weight_t, parts):
+    """``grad_weight_t[k] += sum of grad[r] over the rows r with a spike at k`` (``(K, N)``, the transposed
+    weight gradient), from the column lists of :func:`spike_columns`.
+
+    ``parts`` ranges of k run in parallel (each thread owns its rows of the result). Rows of ``grad`` are
+    visited in chunks small enough to stay in the core's cache while every k of the range takes its rows from
+    the chunk, four at a time."""
+    cols = colptr.shape[0] - 1
+    n_rows, n = grad.shape
+    chunk = max(64, min(512, 262144 // max(n, 1)))
+    width = (cols + parts - 1) // parts
+    for part in prange(parts):
+        k0 = min(cols, part * width)
+        k1 = min(cols, k0 + width)
+        ptr = colptr[k0:k1].copy()
+        for r0 in range(0, n_rows, chunk):
+            r1 = r0 + chunk
+            for k in range(k0, k1):
+                p = ptr[k - k0]
+                e = colptr[k + 1]
+                o = grad_weight_t[k]
+                while p + 4 <= e and rows[p + 3] < r1:
+                    g0 = grad[rows[p]]
+                    g1 = grad[rows[p + 1]]
+                    g2 = grad[rows[p + 2]]
+                    g3 = grad[rows[p + 3]]
+                    for j in range(n):
+                        o[j] += (g0[j] + g1[j]) + (g2[j] + g3[j])
+                    p += 4
+                while p < e and rows[p] < r1:
+                    g0 = grad[rows[p]]
+                    for j in range(n):
+                        o[j] += g0[j]
+                    p += 1
+                ptr[k - k0] = p
