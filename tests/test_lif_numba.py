@@ -84,6 +84,15 @@ def test_numba_one_output_used_and_partial_requires_grad(upstream):
     _check(params, LIFOptions(), upstream=upstream)
 
 
+@pytest.mark.parametrize("alone", range(6))
+def test_numba_each_input_alone_requires_grad(alone):
+    """The backward skips the parameter sums nobody asked for; each one alone must still be right."""
+    params = _problem(seed=7, self_loop=True)
+    for k, p in enumerate(params):
+        p.requires_grad_(k == alone)
+    _check(params, LIFOptions(feedback="spike"))
+
+
 def test_numba_broadcast_upstream_gradient_and_noncontiguous_current():
     """``out.sum()`` hands the backward an expanded gradient; a transposed current is not contiguous."""
     params = _problem(seed=7)

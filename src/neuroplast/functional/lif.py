@@ -62,6 +62,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from neuroplast.errors import NeuroplastError
@@ -550,7 +551,9 @@ class LIFScanNumba(torch.autograd.Function):
             _np(x), args["w"], args["alpha"], args["beta"], args["inv"], args["coef"], args["small"], args["theta"],
             args["r"], options.feedback == "trace", args["one"], _grad_np(grad_s, x), _grad_np(grad_a, x),
             kernels.SURROGATE_CODES[options.surrogate.name], float(options.surrogate.width),
-            bool(options.detach_reset), int(options.truncation), bool(needs[0]), grad_x.numpy(), *partial.numpy(),
+            bool(options.detach_reset), int(options.truncation), bool(needs[0]),
+            np.array([needs[2], needs[3], needs[4], needs[5], w is not None and needs[1]], dtype=np.bool_),
+            grad_x.numpy(), *partial.numpy(),
         )
         g_alpha, g_beta, g_theta, g_r, g_wfb = partial.sum(1).to(x.dtype).unbind(0)
         return (

@@ -155,7 +155,7 @@ def lif_forward(x, w, alpha, coef, small, theta, r, fb_trace, one, spikes, trace
 @njit(parallel=True, cache=True, fastmath=False)
 def lif_backward(
     x, w, alpha, beta, inv, coef, small, theta, r, fb_trace, one,
-    grad_s, grad_a, kind, width, detach_reset, truncation, need_x,
+    grad_s, grad_a, kind, width, detach_reset, truncation, need_x, need_params,
     grad_x, g_alpha, g_beta, g_theta, g_r, g_wfb,
 ):
     """BPTT with the surrogate, per block of neurons: recompute states, then sweep time backwards.
@@ -164,13 +164,17 @@ def lif_backward(
     ``grad_x = r * dL/dp`` (if ``need_x``; ``grad_x`` may be ``x`` itself, overwritten step by step) and
     per-(sample, neuron) partial sums ``(B, N)`` (float64) of ``dL/dalpha``, ``dL/dbeta``, ``dL/dtheta``,
     ``dL/dr`` and ``sum dL/dp * fb[t-1]`` (the self-loop's gradient before the factor ``r``); the caller sums over
-    samples.
+    samples. ``need_params`` (5 flags, same order) skips the sums nobody asked for: with fixed intrinsic
+    parameters and no self-loop the backward is the recursion alone.
     """
     steps, batch, n = x.shape
     nblocks = (n + BLOCK - 1) // BLOCK
     zero = one - one
     gs_t, gs_b = grad_s.shape[0] > 1, grad_s.shape[1] > 1
     ga_t, ga_b = grad_a.shape[0] > 1, grad_a.shape[1] > 1
+    need_alpha, need_beta, need_theta = need_params[0], need_params[1], need_params[2]
+    need_r, need_wfb = need_params[3], need_params[4]
+    any_param = need_alpha or need_beta or need_theta or need_r or need_wfb
     for item in prange(batch * nblocks):
         b = item // nblocks
         n0 = (item % nblocks) * BLOCK
@@ -244,14 +248,20 @@ def lif_backward(
             # The recursion above writes only this block's own buffers (no alias checks, so LLVM vectorises it);
             # the parameter sums and the output row follow in loops of their own (one fused loop: 2x slower).
             # The sums read x[t] before the row is written: grad_x may be x itself (a consumed current).
-            for j in range(m):
-                d = d_next[j]
-                fb_prev = ap[j] if fb_trace else sprev[j]
-                acc_alpha[j] += d * (pp[j] * (one - sprev[j]))
-                acc_beta[j] += a_next[j] * (ap[j] - st[j])
-                acc_theta[j] -= sg[j]
-                acc_r[j] += d * fma(wv[j], fb_prev, xt[j])
-                acc_wfb[j] += d * fb_prev
+            if any_param:
+                for j in range(m):
+                    d = d_next[j]
+                    fb_prev = ap[j] if fb_trace else sprev[j]
+                    if need_alpha:
+                        acc_alpha[j] += d * (pp[j] * (one - sprev[j]))
+                    if need_beta:
+                        acc_beta[j] += a_next[j] * (ap[j] - st[j])
+                    if need_theta:
+                        acc_theta[j] -= sg[j]
+                    if need_r:
+                        acc_r[j] += d * fma(wv[j], fb_prev, xt[j])
+                    if need_wfb:
+                        acc_wfb[j] += d * fb_prev
             for j in range(m):
                 gxt[j] = rv[j] * d_next[j]
         for j in range(m):
