@@ -121,3 +121,24 @@ def test_project_events_switch():
         project([trace], [w], events=True)
     with pytest.raises(NeuroplastError, match="float32 or both float64"):
         project([x.double()], [w], events=True)
+
+
+def test_spiking_layer_takes_spikes_through_the_event_path_and_scsr_skips_the_check(monkeypatch):
+    from neuroplast.functional import projection
+    from neuroplast.layers import SpikingLayer
+    from neuroplast.models.scsr import ScSrSNN
+
+    calls = []
+    real = projection._spike_rows
+    monkeypatch.setattr(projection, "_spike_rows", lambda *a: calls.append(a[2]) or real(*a))
+    torch.manual_seed(0)
+    layer = SpikingLayer(30, 20, "self", [10])
+    x = (torch.rand(25, 2, 30) < 0.3).float()
+    skip = torch.rand(25, 2, 10)
+    dense = F.linear(x, layer.weight) + F.linear(skip, layer.skip_weight[0])
+    assert torch.allclose(layer.input_current(x, [skip]), dense, rtol=1e-5, atol=1e-5)
+    assert calls == [None, None]
+    calls.clear()
+    model = ScSrSNN.from_preset("scsr-bip", 12, 4, hidden=[8, 8])
+    model((torch.rand(15, 2, 12) < 0.2).float())
+    assert calls and set(calls) == {False}

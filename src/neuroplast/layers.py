@@ -30,7 +30,9 @@ class SpikingLayer(nn.Module):
     both kaiming-normal, no bias; ``self_weight`` ``(size,)`` ~ ``U(-1, 1) * recurrent_strength`` for
     ``"self"``; ``recurrent_weight`` ``(size, size)`` ~ ``U(-1, 1) * recurrent_strength / sqrt(fan_in)`` for
     ``"all"`` / ``"sparse"`` (fan-in ``size`` or ``density * size``), with the fixed buffer ``recurrent_mask`` for
-    ``"sparse"``. Extra keyword arguments go to :class:`~neuroplast.neurons.LIF`.
+    ``"sparse"``. ``events`` goes to :func:`~neuroplast.functional.projection.project` (None: spike inputs take
+    the event path; False: a caller that feeds traces skips the check). Extra keyword arguments go to
+    :class:`~neuroplast.neurons.LIF`.
     """
 
     def __init__(
@@ -42,6 +44,7 @@ class SpikingLayer(nn.Module):
         *,
         recurrent_strength: float = 1.0,
         density: float = 0.1,
+        events: bool | None = None,
         **neuron,
     ):
         super().__init__()
@@ -51,7 +54,7 @@ class SpikingLayer(nn.Module):
             raise NeuroplastError(f"sparse recurrence needs 0 < density <= 1, got {density}")
         self.n_in, self.size, self.recurrence = n_in, size, recurrence
         self.skip_sizes = tuple(int(k) for k in skip_sizes)
-        self.recurrent_strength, self.density = recurrent_strength, density
+        self.recurrent_strength, self.density, self.events = recurrent_strength, density, events
         self.neurons = LIF(size, **neuron)
         if recurrence in ("all", "sparse") and self.neurons.options.grad_method != "bptt":
             raise NeuroplastError(
@@ -103,7 +106,7 @@ class SpikingLayer(nn.Module):
                     f"skip input {k} must be {tuple(x.shape[:2]) + (w.shape[1],)} (same T, B as the main input), "
                     f"got {tuple(src.shape)}"
                 )
-        return project([x, *skips], [self.weight, *self.skip_weight])
+        return project([x, *skips], [self.weight, *self.skip_weight], events=self.events)
 
     def forward(self, x: torch.Tensor, skips: Sequence[torch.Tensor] = (), trace: bool = True):
         """-> ``(spikes, trace)``; ``trace=False`` (nothing downstream reads it) returns ``(spikes, None)``.

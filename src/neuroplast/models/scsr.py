@@ -100,6 +100,7 @@ class ScSrSNN(nn.Module):
                 [self.sizes[a] for a in self.skip_sources[dst]],
                 recurrent_strength=recurrent_strength,
                 density=density,
+                events=False,  # every projection here takes traces, never spikes: skip the spike check
                 **neuron,
             )
             for dst in range(1, n_layers)
