@@ -174,7 +174,6 @@ def lif_backward(
     ga_t, ga_b = grad_a.shape[0] > 1, grad_a.shape[1] > 1
     need_alpha, need_beta, need_theta = need_params[0], need_params[1], need_params[2]
     need_r, need_wfb = need_params[3], need_params[4]
-    any_param = need_alpha or need_beta or need_theta or need_r or need_wfb
     for item in prange(batch * nblocks):
         b = item // nblocks
         n0 = (item % nblocks) * BLOCK
@@ -248,20 +247,21 @@ def lif_backward(
             # The recursion above writes only this block's own buffers (no alias checks, so LLVM vectorises it);
             # the parameter sums and the output row follow in loops of their own (one fused loop: 2x slower).
             # The sums read x[t] before the row is written: grad_x may be x itself (a consumed current).
-            if any_param:
+            if need_alpha:
                 for j in range(m):
-                    d = d_next[j]
-                    fb_prev = ap[j] if fb_trace else sprev[j]
-                    if need_alpha:
-                        acc_alpha[j] += d * (pp[j] * (one - sprev[j]))
-                    if need_beta:
-                        acc_beta[j] += a_next[j] * (ap[j] - st[j])
-                    if need_theta:
-                        acc_theta[j] -= sg[j]
-                    if need_r:
-                        acc_r[j] += d * fma(wv[j], fb_prev, xt[j])
-                    if need_wfb:
-                        acc_wfb[j] += d * fb_prev
+                    acc_alpha[j] += d_next[j] * (pp[j] * (one - sprev[j]))
+            if need_beta:
+                for j in range(m):
+                    acc_beta[j] += a_next[j] * (ap[j] - st[j])
+            if need_theta:
+                for j in range(m):
+                    acc_theta[j] -= sg[j]
+            if need_r:
+                for j in range(m):
+                    acc_r[j] += d_next[j] * fma(wv[j], ap[j] if fb_trace else sprev[j], xt[j])
+            if need_wfb:
+                for j in range(m):
+                    acc_wfb[j] += d_next[j] * (ap[j] if fb_trace else sprev[j])
             for j in range(m):
                 gxt[j] = rv[j] * d_next[j]
         for j in range(m):
