@@ -142,3 +142,16 @@ def test_spiking_layer_takes_spikes_through_the_event_path_and_scsr_skips_the_ch
     model = ScSrSNN.from_preset("scsr-bip", 12, 4, hidden=[8, 8])
     model((torch.rand(15, 2, 12) < 0.2).float())
     assert calls and set(calls) == {False}
+
+
+def test_dense_spikes_take_gemms_unless_events_are_required(monkeypatch):
+    from neuroplast.functional import events_numba
+
+    x = torch.ones(6, 2, 30)
+    x[0, 0, :5] = 0
+    w = torch.randn(4, 30, generator=torch.Generator().manual_seed(7))
+    used = []
+    real = events_numba.events_forward
+    monkeypatch.setattr(events_numba, "events_forward", lambda *a: used.append(1) or real(*a))
+    assert torch.equal(project([x], [w]), F.linear(x, w).contiguous()) and not used
+    assert torch.allclose(project([x], [w], events=True), F.linear(x, w), rtol=1e-5, atol=1e-5) and used

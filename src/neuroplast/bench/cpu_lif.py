@@ -8,11 +8,15 @@ Cases (all CPU, forward + backward, loss ``output.sum()``):
 * ``scsr``: the default ScSr network of the speech issue (``scsr-bip``: 78-256-256-26, self-loops, skip
   input -> hidden 2, BIP, 700 steps, batch 32). No peer ships this network; it is timed against neuroplast's
   autograd time loop and its own GEMMs.
-* ``gemm``: the same matrix multiplies alone (forward + weight-gradient GEMMs, no neuron): the limit.
+* ``gemm``: the same matrix multiplies alone (forward + weight-gradient GEMMs, no neuron): the limit of any
+  library that multiplies densely.
 
 Equal work: same sizes, weights, inputs and thread count; the feedforward projection of all steps is one
-``Linear`` call for every library (the fastest way each can be driven); hard reset to 0, threshold 1,
-``alpha = 1 - 1/tau_mem`` with tau_mem 20; the surrogate is the fast sigmoid / SuperSpike where offered.
+``Linear`` call for every peer (the fastest way each can be driven) and one
+:func:`~neuroplast.functional.projection.project` call for neuroplast, which adds one weight row per input spike
+(same sums, to rounding); ``neuroplast-dense`` is the same step with dense GEMMs, to show what the event path
+adds. Hard reset to 0, threshold 1, ``alpha = 1 - 1/tau_mem`` with tau_mem 20; the surrogate is the fast sigmoid
+/ SuperSpike where offered.
 
 Method: every (library, case) runs in a fresh Python process with the thread count fixed by
 ``torch.set_num_threads`` and the OMP/MKL/NUMBA environment; ``warmup`` untimed iterations, then the median of
@@ -97,14 +101,14 @@ def _build_layer(library: str, case: dict):
         if w is not None:
             mods.register_parameter("w_self", w)
 
-        events = library == "neuroplast"
+        events = None if library == "neuroplast" else False  # None: the default, spikes take the event path
 
         def run(inp):
             current = project([inp], [fc.weight], fc.bias, events=events)
             return lif(current, self_weight=w, trace=False, consume_current=True)[0]
 
         projection = ("the Linear's weights through neuroplast's projection, event path: each input spike adds "
-                      "one weight row, forward and weight gradient (project(events=True))" if events else
+                      "one weight row, forward and weight gradient (project's default for spike inputs)" if events is None else
                       "the Linear's weights through neuroplast's projection as dense GEMMs (project(events=False))")
         return x, mods, run, ("LIF with trace (methods.md 1.2), backend auto (numba), BPTT, fast sigmoid; the "
                               "layer's output trace is not stored (trace=False): like the peers, it returns spikes; "

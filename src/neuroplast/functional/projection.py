@@ -24,6 +24,9 @@ from neuroplast.functional.memory import empty_large
 __all__ = ["project", "events_available"]
 
 _EVENTS: list = []
+# Above this fraction of ones, ``events=None`` multiplies densely: forward + backward at n = 1024 on 2 threads,
+# the event path was 9.2x faster than the GEMMs at rate 0.02, 2.5x at 0.2 and 1.1x at 0.5.
+DENSE_ABOVE = 0.5
 
 
 def _event_kernels():
@@ -52,9 +55,9 @@ def project(
     """``sum_k inputs[k] @ weights[k].T (+ bias)`` for inputs ``(..., n_k)`` sharing their leading shape and
     weights ``(m, n_k)``; returns a contiguous ``(..., m)`` tensor.
 
-    ``events``: None (default) sends each CPU float input whose entries are all 0 or 1 through the event path
-    and the rest through GEMMs (the check is one pass over the input); False always multiplies densely; True
-    requires spike inputs and raises otherwise.
+    ``events``: None (default) sends each CPU float input whose entries are all 0 or 1, at most half of them
+    ones, through the event path and the rest through GEMMs (the check is one pass over the input); False
+    always multiplies densely; True requires spike inputs (of any rate) and raises otherwise.
     """
     if len(inputs) != len(weights) or not inputs:
         raise ValueError(f"project needs one weight per input, got {len(inputs)} inputs and {len(weights)} weights")
@@ -89,6 +92,8 @@ def _spike_rows(x: torch.Tensor, w: torch.Tensor, events: bool | None, k: int):
     if why is not None and events:
         raise NeuroplastError(f"project(events=True): input {k} cannot take the event path: {why}; pass "
                               "events=None to multiply such inputs densely")
+    if rows is not None and events is None and rows[1].shape[0] > DENSE_ABOVE * x.numel():
+        return None
     return rows
 
 
