@@ -144,7 +144,8 @@ def test_optimizer_momentum_and_adam_are_config_choices():
     assert isinstance(opt, torch.optim.Adam) and [g["lr"] for g in opt.param_groups] == [0.01, 2.0]
 
 
-@pytest.mark.parametrize("learning, field", [({"optimizer": "rmsprop"}, "optimizer"), ({"momentum": 1.0}, "momentum")])
+@pytest.mark.parametrize("learning, field", [({"optimizer": "rmsprop"}, "optimizer"), ({"momentum": 1.0}, "momentum"),
+                                             ({"optimizer": "adam", "momentum": 0.9}, "momentum applies to .*sgd")])
 def test_bad_optimizer_settings_are_named(learning, field):
     with pytest.raises(NeuroplastError, match=field):
         validate_config({"name": "t", "method": "sstdp", "model": {"layers": [{"type": "linear", "out": 10}]},

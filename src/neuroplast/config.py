@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from neuroplast.errors import NeuroplastError
 
@@ -80,6 +80,13 @@ class SSTDPLearningConfig(_Strict):
     batch_size: int = Field(64, ge=1)
     epochs: int = Field(20, ge=1)
     dead_neuron_threshold: float = Field(1e-3, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _momentum_is_sgd_only(self):
+        if self.optimizer == "adam" and self.momentum:
+            raise ValueError("momentum applies to optimizer 'sgd' only (Adam keeps its own moment estimates); "
+                             "remove learning.momentum or set learning.optimizer: sgd")
+        return self
 
 
 class ScSrModelConfig(_Strict):

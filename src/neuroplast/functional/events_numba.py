@@ -23,6 +23,19 @@ __all__ = ["spike_rows", "spike_columns", "events_forward", "events_weight_grad"
 ROW_CHUNK = 256
 
 
+@njit(inline="always")
+def _add4(o, a, b, c, d):
+    """``o += a + b + c + d`` over whole rows: one load and store of ``o`` for four source rows."""
+    for j in range(o.shape[0]):
+        o[j] += (a[j] + b[j]) + (c[j] + d[j])
+
+
+@njit(inline="always")
+def _add1(o, a):
+    for j in range(o.shape[0]):
+        o[j] += a[j]
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def _count(x):
     """Spikes per row, or -1 for a row holding a value other than 0 and 1."""
@@ -134,17 +147,11 @@ def events_forward(indptr, indices, weight_t, init, out, accumulate):
                 p = ptr[r - r0]
                 e = indptr[r + 1]
                 while p + 4 <= e and indices[p + 3] < k1:
-                    w0 = weight_t[indices[p]]
-                    w1 = weight_t[indices[p + 1]]
-                    w2 = weight_t[indices[p + 2]]
-                    w3 = weight_t[indices[p + 3]]
-                    for j in range(n):
-                        o[j] += (w0[j] + w1[j]) + (w2[j] + w3[j])
+                    _add4(o, weight_t[indices[p]], weight_t[indices[p + 1]], weight_t[indices[p + 2]],
+                          weight_t[indices[p + 3]])
                     p += 4
                 while p < e and indices[p] < k1:
-                    w0 = weight_t[indices[p]]
-                    for j in range(n):
-                        o[j] += w0[j]
+                    _add1(o, weight_t[indices[p]])
                     p += 1
                 ptr[r - r0] = p
 
@@ -172,16 +179,9 @@ def events_weight_grad(colptr, rows, grad, grad_weight_t, parts):
                 e = colptr[k + 1]
                 o = grad_weight_t[k]
                 while p + 4 <= e and rows[p + 3] < r1:
-                    g0 = grad[rows[p]]
-                    g1 = grad[rows[p + 1]]
-                    g2 = grad[rows[p + 2]]
-                    g3 = grad[rows[p + 3]]
-                    for j in range(n):
-                        o[j] += (g0[j] + g1[j]) + (g2[j] + g3[j])
+                    _add4(o, grad[rows[p]], grad[rows[p + 1]], grad[rows[p + 2]], grad[rows[p + 3]])
                     p += 4
                 while p < e and rows[p] < r1:
-                    g0 = grad[rows[p]]
-                    for j in range(n):
-                        o[j] += g0[j]
+                    _add1(o, grad[rows[p]])
                     p += 1
                 ptr[k - k0] = p

@@ -66,6 +66,7 @@ import numpy as np
 import torch
 
 from neuroplast.errors import NeuroplastError
+from neuroplast.functional.compiled import compiled_kernels
 from neuroplast.functional.memory import empty_large_like
 from neuroplast.functional.surrogate import Surrogate, spike
 
@@ -428,19 +429,12 @@ def _backward(needs, options, x, mem, stored, trace, w, alpha, beta, theta, r, g
     )
 
 
-_NUMBA: list = []
 _NUMBA_DTYPES = (torch.float32, torch.float64)
 
 
 def _numba_kernels():
     """The compiled kernels module, or None when numba is missing or fails to import (then: torch scan)."""
-    if not _NUMBA:
-        try:
-            from neuroplast.functional import lif_numba
-        except Exception:  # any import failure means "not available", never an error for the user
-            lif_numba = None
-        _NUMBA.append(lif_numba)
-    return _NUMBA[0]
+    return compiled_kernels("lif_numba")
 
 
 def numba_unsupported_reason(current: torch.Tensor, options: LIFOptions) -> str | None:

@@ -19,11 +19,11 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from neuroplast.errors import NeuroplastError
+from neuroplast.functional.compiled import compiled_kernels
 from neuroplast.functional.memory import empty_large
 
 __all__ = ["project", "events_available"]
 
-_EVENTS: list = []
 # Above this fraction of ones, ``events=None`` multiplies densely: forward + backward at n = 1024 on 2 threads,
 # the event path was 9.2x faster than the GEMMs at rate 0.02, 2.5x at 0.2 and 1.1x at 0.5.
 DENSE_ABOVE = 0.5
@@ -31,13 +31,7 @@ DENSE_ABOVE = 0.5
 
 def _event_kernels():
     """The compiled event kernels, or None when numba is missing or fails to import (then: dense GEMMs)."""
-    if not _EVENTS:
-        try:
-            from neuroplast.functional import events_numba
-        except Exception:  # any import failure means "not available", never an error for the user
-            events_numba = None
-        _EVENTS.append(events_numba)
-    return _EVENTS[0]
+    return compiled_kernels("events_numba")
 
 
 def events_available() -> bool:

@@ -26,6 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from neuroplast.functional.compiled import compiled_kernels
+
 __all__ = [
     "latency_encode",
     "if_forward_reference",
@@ -153,11 +155,7 @@ def min_pool_times(t_in: torch.Tensor, kernel_size: int, stride: int | None = No
 
 def _numba_kernels():
     """The compiled kernels, or None where numba is missing (the torch paths then serve)."""
-    try:
-        from neuroplast.functional import ttfs_numba
-    except ImportError:
-        return None
-    return ttfs_numba
+    return compiled_kernels("ttfs_numba")
 
 
 def if_forward(
