@@ -66,7 +66,7 @@ import numpy as np
 import torch
 
 from neuroplast.errors import NeuroplastError
-from neuroplast.functional.compiled import compiled_kernels
+from neuroplast.functional.compiled import compiled_kernels, numba_threads
 from neuroplast.functional.memory import empty_large_like
 from neuroplast.functional.surrogate import Surrogate, spike
 
@@ -168,7 +168,7 @@ def synaptic_trace(spikes: torch.Tensor, tau_syn) -> torch.Tensor:
     if kernels is not None:
         coef, small = kernels.lerp_coefficients(_np(inv.expand(spikes.shape[-1])))
         out = empty_large_like(spikes)
-        _threads()
+        numba_threads()
         kernels.trace_forward(_np(spikes), coef, small, out.numpy())
         return out
     a = torch.zeros_like(spikes[0])
@@ -467,20 +467,6 @@ def resolve_backend(current: torch.Tensor, options: LIFOptions) -> str:
     return "numba" if reason is None else "torch"
 
 
-def _threads() -> int:
-    """Run numba with torch's thread count, so one setting (torch.set_num_threads) governs both."""
-    import numba
-
-    wanted = torch.get_num_threads()
-    n = max(1, min(wanted, numba.config.NUMBA_NUM_THREADS))
-    numba.set_num_threads(n)
-    if torch.get_num_threads() != wanted:
-        # numba's OpenMP layer sets the process-wide OpenMP count to all cores when it starts its pool, which is
-        # torch's count too; put the user's setting back.
-        torch.set_num_threads(wanted)
-    return n
-
-
 def _np(t: torch.Tensor):
     return t.detach().contiguous().numpy()
 
@@ -515,7 +501,7 @@ class LIFScanNumba(torch.autograd.Function):
         args = _numba_params(kernels, xc, w, alpha, beta, theta, r)
         spikes = empty_large_like(xc)
         trace = empty_large_like(xc) if keep_trace else xc.new_empty((1,) + xc.shape[1:])
-        _threads()
+        numba_threads()
         kernels.lif_forward(_np(xc), args["w"], args["alpha"], args["coef"], args["small"], args["theta"],
                             args["r"], options.feedback == "trace", args["one"], spikes.numpy(), trace.numpy())
         ctx.save_for_backward(xc, w, alpha, beta, theta, r)
@@ -540,7 +526,7 @@ class LIFScanNumba(torch.autograd.Function):
         ctx.consumed = in_place
         grad_x = (x if in_place else empty_large_like(x)) if needs[0] else x[:1, :1]
         partial = torch.zeros(5, batch, n, dtype=torch.float64)
-        _threads()
+        numba_threads()
         kernels.lif_backward(
             _np(x), args["w"], args["alpha"], args["beta"], args["inv"], args["coef"], args["small"], args["theta"],
             args["r"], options.feedback == "trace", args["one"], _grad_np(grad_s, x), _grad_np(grad_a, x),

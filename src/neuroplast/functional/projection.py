@@ -19,7 +19,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from neuroplast.errors import NeuroplastError
-from neuroplast.functional.compiled import compiled_kernels
+from neuroplast.functional.compiled import compiled_kernels, numba_threads
 from neuroplast.functional.memory import empty_large
 
 __all__ = ["project", "events_available"]
@@ -77,9 +77,7 @@ def _spike_rows(x: torch.Tensor, w: torch.Tensor, events: bool | None, k: int):
         why = f"input {x.dtype} and weight {w.dtype}; the event kernels need both float32 or both float64"
     rows = None
     if why is None:
-        from neuroplast.functional.lif import _threads
-
-        _threads()
+        numba_threads()
         rows = kernels.spike_rows(x.detach().contiguous().numpy())
         if rows is None:
             why = "it holds values other than 0 and 1"
@@ -147,10 +145,8 @@ class _Projection(torch.autograd.Function):
 def _event_weight_grad(rows, g: torch.Tensor, n_in: int) -> torch.Tensor:
     """``g.T @ x`` for a spike input given by its rows: listed per column, accumulated transposed
     ``(n_in, m)``, then laid out ``(m, n_in)``."""
-    from neuroplast.functional.lif import _threads
-
     kernels = _event_kernels()
-    parts = _threads()
+    parts = numba_threads()
     colptr, in_rows = kernels.spike_columns(rows[0], rows[1], n_in, parts)
     out_t = torch.zeros(n_in, g.shape[1], dtype=g.dtype)
     kernels.events_weight_grad(colptr, in_rows, g.numpy(), out_t.numpy(), parts)
