@@ -155,3 +155,15 @@ def test_dense_spikes_take_gemms_unless_events_are_required(monkeypatch):
     monkeypatch.setattr(events_numba, "events_forward", lambda *a: used.append(1) or real(*a))
     assert torch.equal(project([x], [w]), F.linear(x, w).contiguous()) and not used
     assert torch.allclose(project([x], [w], events=True), F.linear(x, w), rtol=1e-5, atol=1e-5) and used
+
+
+def test_without_numba_spikes_are_multiplied_densely(monkeypatch):
+    from neuroplast.functional import projection
+
+    monkeypatch.setattr(projection, "_event_kernels", lambda: None)
+    x = (torch.rand(8, 2, 12, generator=torch.Generator().manual_seed(8)) < 0.3).float()
+    w = torch.randn(5, 12, generator=torch.Generator().manual_seed(9), requires_grad=True)
+    assert torch.equal(project([x], [w]), F.linear(x, w).contiguous())
+    assert not projection.events_available()
+    with pytest.raises(NeuroplastError, match="numba is not importable"):
+        project([x], [w], events=True)
