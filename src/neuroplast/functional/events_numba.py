@@ -7,9 +7,10 @@ add four rows per pass. On a 2-core AVX-512 machine at ``p = 0.2`` (n = 256-2048
 forward and the weight gradient each took about a third of the GEMM's time.
 
 Layout: the spikes of a ``(R, K)`` input become row lists (``indptr``, ``indices``, CSR), built once in the
-forward and kept for the backward. Inner loops run over a whole contiguous output row so they vectorise; the
-forward splits rows between threads, the weight gradient splits output columns, so no two threads write the same
-memory. Sums run in another order than a BLAS GEMM: results agree to rounding, not bit for bit.
+forward and kept for the backward, which turns them into column lists. Inner loops run over a whole contiguous
+row so they vectorise; the forward splits the ``R`` rows between threads, the weight gradient the ``K`` input
+neurons, so no two threads write the same memory, and how sums are grouped does not depend on the thread count.
+Sums run in another order than a BLAS GEMM: results agree with it to rounding, not bit for bit.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def _count(x):
 
 @njit(cache=True, nogil=True, parallel=True)
 def _fill(x, indptr, indices):
+    """Write each row's spike columns at its place in ``indices`` (sized one past the spikes)."""
     rows, cols = x.shape
     total = indices.shape[0] - 1  # the last slot takes the writes past a row's end (no branch in the loop)
     for r in prange(rows):
