@@ -10,6 +10,8 @@ import functools
 import importlib
 from types import ModuleType
 
+import torch
+
 __all__ = ["compiled_kernels", "numba_threads"]
 
 
@@ -25,8 +27,7 @@ def compiled_kernels(name: str) -> ModuleType | None:
 def numba_threads() -> int:
     """Run numba with torch's thread count, so one setting (torch.set_num_threads) governs both; returns it.
     Call before every parallel kernel (the count may have changed since the last one)."""
-    import numba
-    import torch
+    import numba  # optional: only called once a compiled module has imported
 
     wanted = torch.get_num_threads()
     n = max(1, min(wanted, numba.config.NUMBA_NUM_THREADS))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["spike_rows", "spike_columns", "events_forward", "events_weight_grad"]
+__all__ = ["spike_counts", "spike_rows", "spike_columns", "events_forward", "events_weight_grad"]
 
 # Rows per work item when rows are split between threads.
 ROW_CHUNK = 256
@@ -75,11 +75,20 @@ def _fill(x, indptr, indices):
             p += x[r, k] != 0
 
 
-def spike_rows(x: np.ndarray):
-    """``(indptr, indices)`` of the nonzero entries of each row of a C-contiguous 2-D array, or None when any
-    entry is not exactly 0 or 1 (the input is not spikes: the caller multiplies densely)."""
+def spike_counts(x: np.ndarray):
+    """Spikes per row of a C-contiguous 2-D array, or None when any entry is not exactly 0 or 1 (the input is not
+    spikes: the caller multiplies densely)."""
     counts = _count(x)
     if counts.size and counts.min() < 0:
+        return None
+    return counts
+
+
+def spike_rows(x: np.ndarray, counts: np.ndarray | None = None):
+    """``(indptr, indices)`` of the nonzero entries of each row of a C-contiguous 2-D array, or None when it is
+    not spikes; ``counts`` from :func:`spike_counts` spares the checking pass."""
+    counts = spike_counts(x) if counts is None else counts
+    if counts is None:
         return None
     indptr = np.zeros(x.shape[0] + 1, np.int64)
     np.cumsum(counts, out=indptr[1:])

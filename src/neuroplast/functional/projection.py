@@ -75,18 +75,21 @@ def _spike_rows(x: torch.Tensor, w: torch.Tensor, events: bool | None, k: int):
         why = "the event kernels are CPU-only"
     elif x.dtype not in (torch.float32, torch.float64) or w.dtype != x.dtype:
         why = f"input {x.dtype} and weight {w.dtype}; the event kernels need both float32 or both float64"
-    rows = None
+    counts = None
     if why is None:
         numba_threads()
-        rows = kernels.spike_rows(x.detach().contiguous().numpy())
-        if rows is None:
+        array = x.detach().contiguous().numpy()
+        counts = kernels.spike_counts(array)
+        if counts is None:
             why = "it holds values other than 0 and 1"
-    if why is not None and events:
-        raise NeuroplastError(f"project(events=True): input {k} cannot take the event path: {why}; pass "
-                              "events=None to multiply such inputs densely")
-    if rows is not None and events is None and rows[1].shape[0] > DENSE_ABOVE * x.numel():
+    if why is not None:
+        if events:
+            raise NeuroplastError(f"project(events=True): input {k} cannot take the event path: {why}; pass "
+                                  "events=None to multiply such inputs densely")
         return None
-    return rows
+    if events is None and counts.sum() > DENSE_ABOVE * x.numel():
+        return None
+    return kernels.spike_rows(array, counts)
 
 
 class _Projection(torch.autograd.Function):
