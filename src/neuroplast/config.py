@@ -26,6 +26,8 @@ class DataConfig(_Strict):
     fallback: str | None = Field(None, description="dataset to use when `dataset` is not on disk (e.g. digits)")
     limit_train: int | None = Field(None, ge=1)
     limit_test: int | None = Field(None, ge=1)
+    validation: float = Field(0.0, ge=0, lt=1, description="fraction of the training set held out for model "
+                              "selection (per class, the same samples for every seed)")
     options: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -140,6 +142,8 @@ class TrainConfig(_Strict):
     progress: bool = True
     eval_every: int = Field(1, ge=1)
     stop_after: int | None = Field(None, ge=1, description="stop after this many epochs; `resume` continues")
+    keep: Literal["last", "best"] = Field("last", description="the model a run reports: the last epoch's, or the "
+                                          "evaluated epoch with the best validation accuracy (needs data.validation)")
 
 
 class RunConfig(_Strict):
@@ -152,6 +156,13 @@ class RunConfig(_Strict):
     model: SSTDPModelConfig
     learning: SSTDPLearningConfig = Field(default_factory=SSTDPLearningConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+
+    @model_validator(mode="after")
+    def _selection_needs_validation(self):
+        if self.train.keep == "best" and not self.data.validation:
+            raise ValueError("train.keep: best selects the epoch by validation accuracy; set data.validation "
+                             "(e.g. 0.1) to hold out part of the training set, or use keep: last")
+        return self
 
     def out_dir(self) -> Path:
         return Path(self.train.out_dir or Path("results") / self.name)
@@ -200,7 +211,10 @@ def _explain(err: ValidationError, root: type[BaseModel]) -> str:
         return f"config: unknown key {key!r}{hint}; allowed here: {', '.join(allowed)}"
     if first["type"] == "missing":
         return f"config: required key {key!r} is missing"
-    return f"config: {key}: {first['msg']} (got {first.get('input')!r})"
+    msg, got = first["msg"].removeprefix("Value error, "), first.get("input")
+    # A rule over a whole section (a model validator) gets the section as input: its message names the keys.
+    where = "" if key == "<root>" else f"{key}: "
+    return f"config: {where}{msg}" + ("" if isinstance(got, dict) else f" (got {got!r})")
 
 
 def _set_path(data: dict, dotted: str, value: Any):

@@ -22,11 +22,11 @@ from neuroplast.errors import NeuroplastError  # noqa: E402
 
 
 def training_curves(history: list[dict], path: Path, title: str = ""):
-    """Train/test accuracy (strict and lenient) and train loss per epoch."""
+    """Train/validation/test accuracy (strict and lenient) and train loss per epoch."""
     epochs = [h["epoch"] for h in history]
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for key, style in (("train_accuracy", "C0-"), ("test_test_accuracy", "C1-"), ("test_accuracy", "C1-"),
-                       ("test_lenient_accuracy", "C1:")):
+    for key, style in (("train_accuracy", "C0-"), ("val_accuracy", "C3-"), ("test_test_accuracy", "C1-"),
+                       ("test_accuracy", "C1-"), ("test_lenient_accuracy", "C1:")):
         pts = [(e, h[key]) for e, h in zip(epochs, history) if key in h]
         if pts:
             label = key.replace("test_test_", "test_").replace("_", " ")

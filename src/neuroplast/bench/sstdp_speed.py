@@ -18,6 +18,7 @@ import torch
 from neuroplast.bench.common import machine, median_time
 from neuroplast.learning.sstdp import IFSpec, time_loss
 from neuroplast.models.sstdp import SSTDPNet
+from neuroplast.train.checkpoint import load_checkpoint, result_state
 
 
 def _inputs(batch: int, t_max: int):
@@ -42,7 +43,7 @@ def run(batch=64, t_max=255, hidden=400, repeats=7, checkpoint=None, out="benchm
     spec = IFSpec(theta=100.0, t_max=t_max)
     ours = SSTDPNet((784,), layers, spec)
     if checkpoint:
-        ours.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=False)["model"])
+        ours.load_state_dict(result_state(load_checkpoint(checkpoint)))
     ref = SSTDPNet((784,), layers, replace(spec, backend="reference"))
     ref.load_state_dict(ours.state_dict())
     t_in, labels, source = _inputs(batch, t_max)

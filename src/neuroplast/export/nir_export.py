@@ -431,13 +431,13 @@ class _default_dtype:
 
 def load_result_model(result_dir):
     """``(cfg, task, model)`` rebuilt from a result folder's checkpoint, without loading its dataset."""
-    from neuroplast.train.checkpoint import checkpoint_config, load_checkpoint, load_states
+    from neuroplast.train.checkpoint import checkpoint_config, load_checkpoint, load_states, result_state
 
     result_dir = Path(result_dir)
     path = result_dir / "checkpoint.pt"
     ckpt = load_checkpoint(path)
     cfg = checkpoint_config(ckpt, path)
-    state = ckpt["model"]
+    state = result_state(ckpt)
     if cfg.method == "scsr":
         from neuroplast.train.scsr_task import ScSrTask
 

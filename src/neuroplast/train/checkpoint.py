@@ -105,20 +105,27 @@ def checkpoint_config(content: dict, path: Path):
                               f"({err}); retrain with this version") from None
 
 
+def result_state(content: dict) -> dict:
+    """The weights a result stands for: the selected epoch's (``train.keep: best``) or else the last epoch's."""
+    selected = content.get("selected")
+    return selected["model"] if selected else content["model"]
+
+
 def load_states(content: dict, path: Path, model, optimizer=None):
     """Load model (and optimizer) state from checkpoint ``content``; a mismatch with the model is one clear line.
 
-    Weights holding NaN or inf are refused too: such a model only produces garbage, and resuming it can never
-    recover (the run diverged, or the file was damaged in a way the unpickler did not notice).
+    With an optimizer (resuming) the last epoch's state is loaded; without one (eval, plots, export) the result's
+    (:func:`result_state`). Weights holding NaN or inf are refused too: such a model only produces garbage, and
+    resuming it can never recover (the run diverged, or the file was damaged in a way the unpickler did not notice).
     """
-    state = content["model"]
+    state = content["model"] if optimizer is not None else result_state(content)
     if isinstance(state, dict):
         bad = [k for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point() and not v.isfinite().all()]
         if bad:
             raise NeuroplastError(f"checkpoint {str(path)!r} holds NaN or inf in {', '.join(bad)}; the run diverged "
                                   "or the file is damaged, retrain (with a lower learning rate)")
     try:
-        model.load_state_dict(content["model"])
+        model.load_state_dict(state)
         if optimizer is not None:
             optimizer.load_state_dict(content["optimizer"])
     except (RuntimeError, ValueError, KeyError, TypeError) as exc:

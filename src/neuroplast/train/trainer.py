@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from neuroplast.config import RunConfig, dump_config
+from neuroplast.data.holdout import hold_out
 from neuroplast.errors import NeuroplastError
 from neuroplast.train import distributed
 from neuroplast.train.checkpoint import (atomic_write_bytes, checkpoint_config, load_checkpoint, load_states,
@@ -105,16 +106,21 @@ def _train(cfg: RunConfig, dist: Context, resume_from: Path | None, command: str
     (x_train, y_train), (x_test, y_test) = task.load_data()
     if main:
         dist.barrier()
+    x_val = y_val = None
+    if cfg.data.validation:
+        train_idx, val_idx = hold_out(y_train, cfg.data.validation)
+        x_val, y_val, x_train, y_train = x_train[val_idx], y_train[val_idx], x_train[train_idx], y_train[train_idx]
     model = task.build_model()
     dist.broadcast_parameters(model)
     optimizer = task.optimizer(model)
-    history, start_epoch, seconds = [], 0, 0.0
+    history, start_epoch, seconds, selected = [], 0, 0.0, None
     # Nothing is written before data and model are known good, so a bad input leaves the folder as it was.
     if resume_from is not None:
         ckpt = load_checkpoint(resume_from)
         load_states(ckpt, resume_from, model, optimizer)
         set_rng_state(ckpt["rng"])
         history, start_epoch, seconds = ckpt["history"], ckpt["epoch"] + 1, ckpt["seconds"]
+        selected = ckpt.get("selected")
         say(f"neuroplast: resuming {cfg.name} after epoch {ckpt['epoch'] + 1}/{cfg.learning.epochs}")
     metrics_log = MetricsLog(out) if main else None
     if main and resume_from is not None:
@@ -162,8 +168,14 @@ def _train(cfg: RunConfig, dist: Context, resume_from: Path | None, command: str
             record = {"epoch": epoch + 1, **{f"train_{k}": v for k, v in task.summarise(sums, n).items()}}
             last = epoch + 1 == cfg.learning.epochs
             if (epoch + 1) % cfg.train.eval_every == 0 or last:
+                if x_val is not None:
+                    record.update({f"val_{k}": v for k, v in evaluate(task, model, x_val, y_val, dist=dist).items()})
                 record.update({f"test_{k}": v for k, v in evaluate(task, model, x_test, y_test,
                                                                    progress=cfg.train.progress, dist=dist).items()})
+                # Taken before epoch_end changes the model (dead-neuron re-init): the state that was evaluated.
+                if cfg.train.keep == "best" and (selected is None or record["val_accuracy"] > selected["val_accuracy"]):
+                    selected = {"epoch": epoch + 1, "val_accuracy": record["val_accuracy"],
+                                "model": {k: v.detach().clone() for k, v in model.state_dict().items()}}
             if not last:
                 record.update(task.epoch_end(model, sums, n))
                 dist.broadcast_parameters(model)
@@ -175,7 +187,7 @@ def _train(cfg: RunConfig, dist: Context, resume_from: Path | None, command: str
                 log("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
                 save_checkpoint(out / "checkpoint.pt", model=model.state_dict(), optimizer=optimizer.state_dict(),
                                 rng=rng_state(), history=history, epoch=epoch, seconds=seconds,
-                                config=cfg.model_dump(mode="json"), data_used=task.data_used)
+                                config=cfg.model_dump(mode="json"), data_used=task.data_used, selected=selected)
             if cfg.train.stop_after and epoch + 1 >= cfg.train.stop_after and not last:
                 say(f"neuroplast: stopped after epoch {epoch + 1} (train.stop_after); "
                     f"`neuroplast resume {out}` continues")
@@ -183,11 +195,21 @@ def _train(cfg: RunConfig, dist: Context, resume_from: Path | None, command: str
     finally:
         if metrics_log is not None:
             metrics_log.close()
-    # The last epoch is always evaluated, on the model as saved (no epoch_end after it): reuse those figures.
-    final = {k[len("test_"):]: v for k, v in history[-1].items() if k.startswith("test_")}
+    # The last epoch is always evaluated, on the model as saved (no epoch_end after it), and a selected epoch was
+    # evaluated on the state kept for it: reuse those figures.
+    chosen = history[-1]
+    if selected is not None:
+        chosen = next(h for h in history if h["epoch"] == selected["epoch"])
+        model.load_state_dict(selected["model"])
+    final = {k[len("test_"):]: v for k, v in chosen.items() if k.startswith("test_")}
     metrics = {"name": cfg.name, "method": cfg.method, "dataset": task.data_used, **_test_names(final),
                "epochs": cfg.learning.epochs, "seconds": round(seconds, 2), "command": command,
                "threads": torch.get_num_threads(), "torch": torch.__version__}
+    if x_val is not None:
+        metrics.update({"validation_fraction": cfg.data.validation, "validation_samples": len(y_val),
+                        "validation_accuracy": chosen["val_accuracy"], "selected_epoch": chosen["epoch"],
+                        "selection": ("best validation accuracy (first of equals)" if selected is not None
+                                      else "last epoch")})
     if dist.active:
         metrics["processes"] = dist.world
     metrics.update(task.describe(model))

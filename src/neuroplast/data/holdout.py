@@ -1,0 +1,34 @@
+"""A validation part held out of a training set, for choosing epochs and settings without looking at the test set."""
+
+from __future__ import annotations
+
+import torch
+
+from neuroplast.errors import NeuroplastError
+
+HOLDOUT_SEED = 0
+
+
+def hold_out(labels: torch.Tensor, fraction: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(train_index, validation_index)``: ``round(fraction * n_c)`` samples of every class ``c`` (at least one).
+
+    Stratified, so a small or unbalanced set keeps its class proportions in both parts. The draw uses a fixed seed,
+    not the run's: runs that differ only in their seed are compared on the same validation samples. Both index
+    lists are sorted, so the training part keeps the dataset's order.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise NeuroplastError(f"data.validation must lie in (0, 1), got {fraction!r}")
+    labels = torch.as_tensor(labels)
+    g = torch.Generator().manual_seed(HOLDOUT_SEED)
+    held = []
+    for c in torch.unique(labels).tolist():
+        members = torch.nonzero(labels == c).flatten()
+        k = max(1, round(fraction * len(members)))
+        if k >= len(members):
+            raise NeuroplastError(f"data.validation {fraction} would hold out all {len(members)} training samples of "
+                                  f"class {c}; lower it or train on more data (data.limit_train)")
+        held.append(members[torch.randperm(len(members), generator=g)[:k]])
+    val = torch.sort(torch.cat(held)).values
+    keep = torch.ones(len(labels), dtype=torch.bool)
+    keep[val] = False
+    return torch.nonzero(keep).flatten(), val
