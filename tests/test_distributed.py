@@ -7,6 +7,7 @@ launchers are covered. Every run is tiny and single-threaded.
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
@@ -89,9 +90,14 @@ def test_context_shards_cover_each_batch_once():
     assert Context(1, 2).shard(torch.arange(1)).numel() == 0  # a short last batch may leave a rank idle
 
 
-def test_sstdp_two_processes_equal_one(tmp_path):
+@pytest.mark.parametrize("select", [False, True], ids=["last", "best-of-validation"])
+def test_sstdp_two_processes_equal_one(tmp_path, select):
+    data = copy.deepcopy(SSTDP)
+    if select:
+        data["data"]["validation"] = 0.2
+        data["train"]["keep"] = "best"
     cfg_path = tmp_path / "sstdp.yaml"
-    cfg_path.write_text(yaml.safe_dump(SSTDP))
+    cfg_path.write_text(yaml.safe_dump(data))
     single, multi = tmp_path / "one", tmp_path / "two"
     cfg = load_config(cfg_path, [f"train.out_dir={single}"])
     one = train(cfg)
@@ -104,7 +110,7 @@ def test_sstdp_two_processes_equal_one(tmp_path):
     assert two["processes"] == 2
     assert_same_parameters(single, multi, atol=1e-5)
     # Spike times are integers: the tiny rounding differences above never move one, so the metrics agree.
-    for key in ("test_accuracy", "lenient_accuracy", "mean_output_time"):
+    for key in ("test_accuracy", "lenient_accuracy", "mean_output_time") + (("selected_epoch",) if select else ()):
         assert two[key] == pytest.approx(one[key]), key
     h1, h2 = (torch.load(d / "checkpoint.pt", weights_only=False)["history"] for d in (single, multi))
     for r1, r2 in zip(h1, h2, strict=True):
