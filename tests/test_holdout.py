@@ -74,7 +74,8 @@ def test_best_epoch_is_reported_evaluated_and_resumed_exactly(tmp_path, capsys):
     assert metrics["test_accuracy"] == history[best]["test_accuracy"]
     assert metrics["validation_samples"] == 100 and "val_accuracy" in history[0]
     # eval reloads the selected weights, not the last ones
-    assert evaluate_result(out)["test_accuracy"] == metrics["test_accuracy"]
+    evaluated = evaluate_result(out)
+    assert evaluated["test_accuracy"] == metrics["test_accuracy"] and evaluated["selected_epoch"] == best + 1
     ckpt = load_checkpoint(out / "checkpoint.pt")
     assert ckpt["selected"]["epoch"] == best + 1
 

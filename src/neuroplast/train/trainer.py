@@ -244,5 +244,6 @@ def evaluate_result(result_dir: Path) -> dict:
     _, (x_test, y_test) = task.load_data(train=False)
     model = task.build_model()
     load_states(ckpt, path, model)
+    chosen = {"selected_epoch": ckpt["selected"]["epoch"]} if ckpt.get("selected") else {}
     return {"name": cfg.name, "dataset": task.data_used, **_test_names(evaluate(task, model, x_test, y_test)),
-            **task.describe(model)}
+            **chosen, **task.describe(model)}
