@@ -78,6 +78,9 @@ def test_best_epoch_is_reported_evaluated_and_resumed_exactly(tmp_path, capsys):
     assert evaluated["test_accuracy"] == metrics["test_accuracy"] and evaluated["selected_epoch"] == best + 1
     ckpt = load_checkpoint(out / "checkpoint.pt")
     assert ckpt["selected"]["epoch"] == best + 1
+    from neuroplast.plots import plot_result
+
+    assert (out / "training_curves.png") in plot_result(out, data=False, log=lambda msg: None)
 
     # killed after two epochs, resumed: the same selection and the same files' figures
     stopped = tmp_path / "stopped"

@@ -21,8 +21,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 from neuroplast.errors import NeuroplastError  # noqa: E402
 
 
-def training_curves(history: list[dict], path: Path, title: str = ""):
-    """Train/validation/test accuracy (strict and lenient) and train loss per epoch."""
+def training_curves(history: list[dict], path: Path, title: str = "", selected: int | None = None):
+    """Train/validation/test accuracy (strict and lenient) and train loss per epoch; ``selected`` marks the epoch a
+    best-of-validation run reports."""
     epochs = [h["epoch"] for h in history]
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.8))
     for key, style in (("train_accuracy", "C0-"), ("val_accuracy", "C3-"), ("test_test_accuracy", "C1-"),
@@ -32,6 +33,8 @@ def training_curves(history: list[dict], path: Path, title: str = ""):
             label = key.replace("test_test_", "test_").replace("_", " ")
             ax_acc.plot(*zip(*pts), style, label=label + (" (strict)" if key.endswith("_accuracy") and
                                                           "lenient" not in key else ""))
+    if selected is not None:
+        ax_acc.axvline(selected, color="0.4", ls="--", lw=0.8, label=f"selected epoch {selected}")
     ax_acc.set_xlabel("epoch")
     ax_acc.set_ylabel("accuracy")
     ax_acc.legend(fontsize=8)
@@ -313,7 +316,10 @@ def plot_result(result_dir: Path, data: bool = True, log=print) -> list[Path]:
         raise NeuroplastError(f"{log_path} not found; is {result_dir} a neuroplast result folder?")
     history = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
     out = result_dir / "training_curves.png"
-    training_curves(history, out, title=result_dir.name)
+    metrics = result_dir / "metrics.json"
+    info = json.loads(metrics.read_text()) if metrics.is_file() else {}
+    selected = info.get("selected_epoch") if str(info.get("selection", "")).startswith("best") else None
+    training_curves(history, out, title=result_dir.name, selected=selected)
     paths = [out]
     if not (result_dir / "checkpoint.pt").is_file():
         return paths

@@ -221,7 +221,8 @@ def _train(cfg: RunConfig, dist: Context, resume_from: Path | None, command: str
             say(f"neuroplast: refreshing the pictures a previous run left in {out}")
             plot_result(out, log=say)
         else:
-            training_curves(history, out / "training_curves.png", title=cfg.name)
+            training_curves(history, out / "training_curves.png", title=cfg.name,
+                            selected=selected["epoch"] if selected is not None else None)
     return metrics
 
 
