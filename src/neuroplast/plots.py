@@ -23,7 +23,7 @@ from neuroplast.errors import NeuroplastError  # noqa: E402
 
 def training_curves(history: list[dict], path: Path, title: str = "", selected: int | None = None):
     """Train/validation/test accuracy (strict and lenient) and train loss per epoch; ``selected`` marks the epoch a
-    best-of-validation run reports."""
+    best-of-validation run reports, where that is not the last one."""
     epochs = [h["epoch"] for h in history]
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.8))
     for key, style in (("train_accuracy", "C0-"), ("val_accuracy", "C3-"), ("test_test_accuracy", "C1-"),
@@ -33,7 +33,7 @@ def training_curves(history: list[dict], path: Path, title: str = "", selected: 
             label = key.replace("test_test_", "test_").replace("_", " ")
             ax_acc.plot(*zip(*pts), style, label=label + (" (strict)" if key.endswith("_accuracy") and
                                                           "lenient" not in key else ""))
-    if selected is not None:
+    if selected is not None and epochs and selected != epochs[-1]:
         ax_acc.axvline(selected, color="0.4", ls="--", lw=0.8, label=f"selected epoch {selected}")
     ax_acc.set_xlabel("epoch")
     ax_acc.set_ylabel("accuracy")
@@ -317,8 +317,7 @@ def plot_result(result_dir: Path, data: bool = True, log=print) -> list[Path]:
     history = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
     out = result_dir / "training_curves.png"
     metrics = result_dir / "metrics.json"
-    info = json.loads(metrics.read_text()) if metrics.is_file() else {}
-    selected = info.get("selected_epoch") if str(info.get("selection", "")).startswith("best") else None
+    selected = json.loads(metrics.read_text()).get("selected_epoch") if metrics.is_file() else None
     training_curves(history, out, title=result_dir.name, selected=selected)
     paths = [out]
     if not (result_dir / "checkpoint.pt").is_file():

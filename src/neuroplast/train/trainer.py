@@ -222,7 +222,7 @@ def _train(cfg: RunConfig, dist: Context, resume_from: Path | None, command: str
             plot_result(out, log=say)
         else:
             training_curves(history, out / "training_curves.png", title=cfg.name,
-                            selected=selected["epoch"] if selected is not None else None)
+                            selected=metrics.get("selected_epoch"))
     return metrics
 
 
