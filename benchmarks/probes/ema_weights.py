@@ -1,0 +1,59 @@
+"""Probe behind docs/sstdp.md: an exponential moving average of the weights, evaluated every epoch beside the
+live weights (the trainer's loop without checkpoints). Usage, as run for Caltech:
+
+    NEUROPLAST_DATA=../shared/data python benchmarks/probes/ema_weights.py configs/sstdp-caltech.yaml 0.99,0.995,0.998
+
+Extra arguments are ``--set``-style overrides (``learning.epochs=5``). Prints one JSON line per epoch.
+"""
+
+import json
+import sys
+
+import torch
+
+from neuroplast.config import load_config
+from neuroplast.train.trainer import _detach, evaluate, make_task, set_threads
+
+
+def main(config: str, decays: list[float], overrides: list[str]):
+    cfg = load_config(config, overrides)
+    set_threads(cfg.train.threads)
+    task = make_task(cfg)
+    torch.manual_seed(cfg.seed)
+    (x_train, y_train), (x_test, y_test) = task.load_data()
+    model = task.build_model()
+    optimizer = task.optimizer(model)
+    averages = {d: {k: v.detach().double().clone() for k, v in model.state_dict().items()} for d in decays}
+    n, bs = len(x_train), cfg.learning.batch_size
+    for epoch in range(cfg.learning.epochs):
+        task.set_epoch(optimizer, epoch)
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
+        sums: dict[str, float] = {}
+        for start in range(0, n, bs):
+            idx = order[start:start + bs]
+            optimizer.zero_grad(set_to_none=True)
+            out = model(task.augment(task.inputs(x_train[idx]), idx, epoch))
+            loss = task.loss(out, y_train[idx])
+            loss.backward()
+            task.after_backward(model)
+            optimizer.step()
+            task.after_step(model)
+            for k, v in task.batch_stats(model, _detach(out), y_train[idx], train=True, loss=loss.item()).items():
+                sums[k] = sums.get(k, 0.0) + v
+            live = model.state_dict()
+            for d, avg in averages.items():
+                for k, v in live.items():
+                    avg[k].mul_(d).add_(v.double(), alpha=1 - d) if v.is_floating_point() else avg[k].copy_(v)
+        row = {"epoch": epoch + 1, "live": evaluate(task, model, x_test, y_test)["accuracy"]}
+        saved = {k: v.clone() for k, v in model.state_dict().items()}
+        for d, avg in averages.items():
+            model.load_state_dict({k: avg[k].to(saved[k].dtype) for k in saved})
+            row[f"ema{d}"] = evaluate(task, model, x_test, y_test)["accuracy"]
+        model.load_state_dict(saved)
+        if epoch + 1 < cfg.learning.epochs:
+            task.epoch_end(model, sums, n)
+        print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], [float(d) for d in sys.argv[2].split(",")], sys.argv[3:])
