@@ -43,7 +43,10 @@ def main(config: str, decays: list[float], overrides: list[str]):
             live = model.state_dict()
             for d, avg in averages.items():
                 for k, v in live.items():
-                    avg[k].mul_(d).add_(v.double(), alpha=1 - d) if v.is_floating_point() else avg[k].copy_(v)
+                    if v.is_floating_point():
+                        avg[k].mul_(d).add_(v.double(), alpha=1 - d)
+                    else:
+                        avg[k].copy_(v)
         row = {"epoch": epoch + 1, "live": evaluate(task, model, x_test, y_test)["accuracy"]}
         saved = {k: v.clone() for k, v in model.state_dict().items()}
         for d, avg in averages.items():
