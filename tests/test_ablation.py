@@ -46,6 +46,14 @@ def test_table_layout_and_resume(config, tmp_path, monkeypatch):
     assert summary["synaptic_operations_per_inference"] == pytest.approx(snn["synaptic_operations_per_inference"])
     assert set(summary["firing_rates"]) == set(snn["firing_rates"])
     assert "firing_rates" not in table["rows"][2]["index"]  # the GRU does not spike
+    comparisons = table["comparisons"]
+    assert comparisons["reference"] == "scsr-bip"
+    for split in ("index", "speaker:bob"):
+        entries = {e["row"]: e for e in comparisons["splits"][split]}
+        assert set(entries) == {"feedforward", "gru"}
+        gap = table["rows"][1][split]["mean"] - table["rows"][0][split]["mean"]
+        assert entries["feedforward"]["difference"] == pytest.approx(gap)
+        assert entries["feedforward"]["p"] is None  # one seed: no test
     assert json.loads((out / "table.json").read_text())["rows"][0]["model"] == "feedforward"
     assert (out / "table.png").stat().st_size > 0
 
@@ -57,3 +65,35 @@ def test_table_layout_and_resume(config, tmp_path, monkeypatch):
     monkeypatch.setattr(ablation, "_run_gru", refuse)
     again = ablation.run(str(config), str(out))
     assert again["rows"] == table["rows"]
+
+
+def test_finished_runs_without_checkpoints_are_reused(config, tmp_path, monkeypatch):
+    """A committed table keeps its runs' metrics and configs but not their checkpoints: extending it (more seeds)
+    must not retrain what is already there, and a run whose config changed must be retrained."""
+    out = tmp_path / "table"
+    table = ablation.run(str(config), str(out))
+    for ckpt in (out / "runs").glob("*/checkpoint.pt"):
+        ckpt.unlink()
+    trained = []
+    from neuroplast.train import trainer
+
+    real_train = trainer.train
+
+    def counting(cfg, **kwargs):
+        trained.append(cfg.name)
+        return real_train(cfg, **kwargs)
+
+    monkeypatch.setattr("neuroplast.train.trainer.train", counting)
+    again = ablation.run(str(config), str(out))
+    assert trained == [] and again["rows"] == table["rows"]
+
+    edited = yaml.safe_load(config.read_text())
+    edited["ablation"]["seeds"] = [0, 1]
+    edited["ablation"]["gru"] = False
+    config.write_text(yaml.safe_dump(edited))
+    extended = ablation.run(str(config), str(out))
+    assert sorted(trained) == ["feedforward-index-s1", "feedforward-speaker_bob-s1", "scsr-bip-index-s1",
+                               "scsr-bip-speaker_bob-s1"]
+    assert extended["rows"][0]["seeds"]["index"]["0"] == table["rows"][0]["seeds"]["index"]["0"]
+    entry = extended["comparisons"]["splits"]["index"][0]
+    assert entry["row"] == "feedforward" and (entry["p"] is None or 0.0 <= entry["p"] <= 1.0)
