@@ -1,20 +1,23 @@
-"""Probe (session 12): how much a Lyon + BSA front-end setting carries, measured without the network: an RBF SVM
-(C 10) on standardised spike counts in 35 time bins, 5-fold cross-validation on the FSDD index split's training
-part, plus its test score. The argument is a JSON dict of LyonBSAEncoder options on top of the scsr-fsdd ones.
+"""Probe (session 12): how much a front-end setting carries, measured without the network: an RBF SVM (C 10) on
+standardised spike counts in 35 time bins, 5-fold cross-validation on the FSDD index split's training part, plus
+its test score. The argument is a JSON dict of encoder options on top of the scsr-fsdd step grid (5 steps per
+frame, 350 steps); its key "frontend" picks "lyon-bsa" (default) or "mel".
 
     NEUROPLAST_DATA=../shared/data python benchmarks/probes/fsdd_frontend_svm.py '{"threshold": 0.3}'
+    NEUROPLAST_DATA=../shared/data python benchmarks/probes/fsdd_frontend_svm.py '{"frontend": "mel", "n_mels": 40}'
 """
 import json
 import os
 import sys
 
 import numpy as np
-from sklearn.svm import SVC
 from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.svm import SVC
 
-from neuroplast.data.speech import LyonBSAEncoder
 from neuroplast.data.fsdd import load_fsdd
+from neuroplast.data.speech import LyonBSAEncoder, MelThresholdEncoder
 
+ENCODERS = {"lyon-bsa": LyonBSAEncoder, "mel": MelThresholdEncoder}
 
 
 def binned_counts(x, bins=35):
@@ -25,9 +28,9 @@ def binned_counts(x, bins=35):
 
 if __name__ == "__main__":
     opts = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
-    base = dict(steps_per_frame=5, n_steps=350)
-    base.update(opts)
-    enc = LyonBSAEncoder(**base)
+    settings = dict(opts)
+    encoder = ENCODERS[settings.pop("frontend", "lyon-bsa")]
+    enc = encoder(**{"steps_per_frame": 5, "n_steps": 350, **settings})
     root = os.environ.get("NEUROPLAST_DATA", "../shared/data")
     xtr, ytr = load_fsdd(enc, "index", "train", root)
     xte, yte = load_fsdd(enc, "index", "test", root)
