@@ -1,9 +1,15 @@
-"""Probe behind docs/sstdp.md: an exponential moving average of the weights, evaluated every epoch beside the
+"""Probe behind docs/sstdp.md and docs/scsr.md: an exponential moving average of the weights, evaluated every epoch beside the
 live weights (the trainer's loop without checkpoints). Usage, as run for Caltech:
 
     NEUROPLAST_DATA=../shared/data python benchmarks/probes/ema_weights.py configs/sstdp-caltech.yaml 0.99,0.995,0.998
 
-Extra arguments are ``--set``-style overrides (``learning.epochs=5``). Prints one JSON line per epoch.
+Extra arguments are ``--set``-style overrides (``learning.epochs=5``); with ``data.validation=0.1`` the
+held-out training samples are scored too (``val_*``), as for the mel front end (session 13):
+
+    NEUROPLAST_DATA=../shared/data python benchmarks/probes/ema_weights.py configs/scsr-fsdd-mel.yaml \
+        0.99,0.995,0.998 data.validation=0.1 seed=0
+
+Prints one JSON line per epoch.
 """
 
 import json
@@ -12,6 +18,7 @@ import sys
 import torch
 
 from neuroplast.config import load_config
+from neuroplast.data.holdout import hold_out
 from neuroplast.train.trainer import _detach, evaluate, make_task, set_threads
 
 
@@ -21,6 +28,10 @@ def main(config: str, decays: list[float], overrides: list[str]):
     task = make_task(cfg)
     torch.manual_seed(cfg.seed)
     (x_train, y_train), (x_test, y_test) = task.load_data()
+    x_val = y_val = None
+    if cfg.data.validation:
+        kept, held = hold_out(y_train, cfg.data.validation)
+        x_val, y_val, x_train, y_train = x_train[held], y_train[held], x_train[kept], y_train[kept]
     model = task.build_model()
     optimizer = task.optimizer(model)
     averages = {d: {k: v.detach().double().clone() for k, v in model.state_dict().items()} for d in decays}
@@ -48,10 +59,14 @@ def main(config: str, decays: list[float], overrides: list[str]):
                     else:
                         avg[k].copy_(v)
         row = {"epoch": epoch + 1, "live": evaluate(task, model, x_test, y_test)["accuracy"]}
+        if x_val is not None:
+            row["val_live"] = evaluate(task, model, x_val, y_val)["accuracy"]
         saved = {k: v.clone() for k, v in model.state_dict().items()}
         for d, avg in averages.items():
             model.load_state_dict({k: avg[k].to(saved[k].dtype) for k in saved})
             row[f"ema{d}"] = evaluate(task, model, x_test, y_test)["accuracy"]
+            if x_val is not None:
+                row[f"val_ema{d}"] = evaluate(task, model, x_val, y_val)["accuracy"]
         model.load_state_dict(saved)
         if epoch + 1 < cfg.learning.epochs:
             task.epoch_end(model, sums, n)
