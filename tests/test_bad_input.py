@@ -31,17 +31,9 @@ from neuroplast.errors import NeuroplastError
 from neuroplast.train import sstdp_task
 from test_data_vision import make_caltech, make_cifar
 from test_faults import snapshot
+from tiny_configs import tiny_sstdp
 
-SSTDP = {
-    "name": "bad",
-    "method": "sstdp",
-    "seed": 4,
-    "data": {"dataset": "digits", "limit_train": 64, "limit_test": 30},
-    "model": {"t_max": 32, "theta": 8.0, "layers": [{"type": "linear", "out": 12, "init": [0, 1]},
-                                                   {"type": "linear", "out": 10, "init": [0, 3]}]},
-    "learning": {"lr": 0.5, "batch_size": 16, "epochs": 2},
-    "train": {"threads": 1, "progress": False},
-}
+SSTDP = tiny_sstdp("bad", 4, 64, 30, 12, batch_size=16, epochs=2)
 
 
 def scsr(root: Path, **options) -> dict:

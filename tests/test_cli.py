@@ -11,17 +11,9 @@ import yaml
 from neuroplast.cli import main
 from neuroplast.config import load_config
 from neuroplast.errors import NeuroplastError
+from tiny_configs import tiny_sstdp
 
-TINY = {
-    "name": "tiny",
-    "method": "sstdp",
-    "seed": 3,
-    "data": {"dataset": "digits", "limit_train": 300, "limit_test": 100},
-    "model": {"t_max": 32, "theta": 8.0, "layers": [{"type": "linear", "out": 20, "init": [0, 1]},
-                                                   {"type": "linear", "out": 10, "init": [0, 3]}]},
-    "learning": {"lr": 0.5, "lr_decay": 0.9, "batch_size": 32, "epochs": 3},
-    "train": {"threads": 1, "progress": False},
-}
+TINY = tiny_sstdp("tiny", 3, 300, 100, batch_size=32, epochs=3, lr_decay=0.9)
 
 
 def write_config(tmp_path, data=TINY, name="cfg.yaml"):

@@ -23,18 +23,10 @@ from neuroplast.config import load_config
 from neuroplast.data import speech
 from neuroplast.train.distributed import Context
 from neuroplast.train.trainer import train
+from tiny_configs import tiny_sstdp
 
 # 115 samples in global batches of 16: the last batch holds 3, so one rank gets 1 sample and the other 2.
-SSTDP = {
-    "name": "dist-sstdp",
-    "method": "sstdp",
-    "seed": 3,
-    "data": {"dataset": "digits", "limit_train": 115, "limit_test": 60},
-    "model": {"t_max": 32, "theta": 8.0, "layers": [{"type": "linear", "out": 20, "init": [0, 1]},
-                                                   {"type": "linear", "out": 10, "init": [0, 3]}]},
-    "learning": {"lr": 0.5, "lr_decay": 0.9, "batch_size": 16, "epochs": 2},
-    "train": {"threads": 1, "progress": False},
-}
+SSTDP = tiny_sstdp("dist-sstdp", 3, 115, 60, batch_size=16, epochs=2, lr_decay=0.9)
 
 
 def scsr_config(root: Path) -> dict:

@@ -33,18 +33,10 @@ from neuroplast.learning.sstdp import IFSpec
 from neuroplast.models.sstdp import SSTDPNet
 from neuroplast.train import checkpoint as ckpt_mod
 from neuroplast.train import trainer as trainer_mod
+from tiny_configs import tiny_sstdp
 
 # Six short epochs (~0.3 s each: batch size 1) so a poller can kill the process between two of them.
-RUN = {
-    "name": "faults",
-    "method": "sstdp",
-    "seed": 5,
-    "data": {"dataset": "digits", "limit_train": 500, "limit_test": 60},
-    "model": {"t_max": 32, "theta": 8.0, "layers": [{"type": "linear", "out": 20, "init": [0, 1]},
-                                                   {"type": "linear", "out": 10, "init": [0, 3]}]},
-    "learning": {"lr": 0.5, "lr_decay": 0.9, "batch_size": 1, "epochs": 6},
-    "train": {"threads": 1, "progress": False},
-}
+RUN = tiny_sstdp("faults", 5, 500, 60, batch_size=1, epochs=6, lr_decay=0.9)
 
 
 def write_config(folder: Path, data: dict = RUN, name: str = "cfg.yaml") -> Path:

@@ -16,17 +16,9 @@ import yaml
 from neuroplast.cli import main
 from neuroplast.train import progress as progress_mod
 from neuroplast.train.progress import LineProgress, csv_text, progress, progress_bar
+from tiny_configs import tiny_sstdp
 
-TINY = {
-    "name": "logging",
-    "method": "sstdp",
-    "seed": 2,
-    "data": {"dataset": "digits", "limit_train": 96, "limit_test": 40},
-    "model": {"t_max": 32, "theta": 8.0, "layers": [{"type": "linear", "out": 16, "init": [0, 1]},
-                                                   {"type": "linear", "out": 10, "init": [0, 3]}]},
-    "learning": {"lr": 0.5, "batch_size": 8, "epochs": 3},
-    "train": {"threads": 1, "progress": False},
-}
+TINY = tiny_sstdp("logging", 2, 96, 40, 16, batch_size=8, epochs=3)
 
 
 def write_config(tmp_path, **train):
