@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from neuroplast.config import load_config
-from neuroplast.train.trainer import _detach, evaluate, make_task, set_threads
+from neuroplast.train.trainer import evaluate, make_task, set_threads
+from probe_loop import train_epochs
 
 CONFIG = "configs/sstdp-caltech.yaml"
 SPACE = {
@@ -53,28 +54,10 @@ def stratified_folds(y: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
 
 
 def fit_and_score(cfg, task, x_train, y_train, x_eval, y_eval) -> float:
-    """The trainer's loop without checkpoints or logs (dead-neuron re-init included); strict accuracy at the end."""
+    """Train as ``neuroplast train`` would (no checkpoints or logs); strict accuracy at the end."""
     torch.manual_seed(cfg.seed)
     model = task.build_model()
-    optimizer = task.optimizer(model)
-    n, bs = len(x_train), cfg.learning.batch_size
-    for epoch in range(cfg.learning.epochs):
-        task.set_epoch(optimizer, epoch)
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
-        sums: dict[str, float] = {}
-        for start in range(0, n, bs):
-            idx = order[start:start + bs]
-            optimizer.zero_grad(set_to_none=True)
-            out = model(task.augment(task.inputs(x_train[idx]), idx, epoch))
-            loss = task.loss(out, y_train[idx])
-            loss.backward()
-            task.after_backward(model)
-            optimizer.step()
-            task.after_step(model)
-            for key, v in task.batch_stats(model, _detach(out), y_train[idx], train=True, loss=loss.item()).items():
-                sums[key] = sums.get(key, 0.0) + v
-        if epoch + 1 < cfg.learning.epochs:
-            task.epoch_end(model, sums, n)
+    train_epochs(cfg, task, model, task.optimizer(model), x_train, y_train)
     return evaluate(task, model, x_eval, y_eval)["accuracy"]
 
 

@@ -19,7 +19,8 @@ import torch
 
 from neuroplast.config import load_config
 from neuroplast.data.holdout import hold_out
-from neuroplast.train.trainer import _detach, evaluate, make_task, set_threads
+from neuroplast.train.trainer import evaluate, make_task, set_threads
+from probe_loop import train_epochs
 
 
 def main(config: str, decays: list[float], overrides: list[str]):
@@ -35,29 +36,16 @@ def main(config: str, decays: list[float], overrides: list[str]):
     model = task.build_model()
     optimizer = task.optimizer(model)
     averages = {d: {k: v.detach().double().clone() for k, v in model.state_dict().items()} for d in decays}
-    n, bs = len(x_train), cfg.learning.batch_size
-    for epoch in range(cfg.learning.epochs):
-        task.set_epoch(optimizer, epoch)
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
-        sums: dict[str, float] = {}
-        for start in range(0, n, bs):
-            idx = order[start:start + bs]
-            optimizer.zero_grad(set_to_none=True)
-            out = model(task.augment(task.inputs(x_train[idx]), idx, epoch))
-            loss = task.loss(out, y_train[idx])
-            loss.backward()
-            task.after_backward(model)
-            optimizer.step()
-            task.after_step(model)
-            for k, v in task.batch_stats(model, _detach(out), y_train[idx], train=True, loss=loss.item()).items():
-                sums[k] = sums.get(k, 0.0) + v
-            live = model.state_dict()
-            for d, avg in averages.items():
-                for k, v in live.items():
-                    if v.is_floating_point():
-                        avg[k].mul_(d).add_(v.double(), alpha=1 - d)
-                    else:
-                        avg[k].copy_(v)
+
+    def average(model):
+        for d, avg in averages.items():
+            for k, v in model.state_dict().items():
+                if v.is_floating_point():
+                    avg[k].mul_(d).add_(v.double(), alpha=1 - d)
+                else:
+                    avg[k].copy_(v)
+
+    def report(epoch, model):
         row = {"epoch": epoch + 1, "live": evaluate(task, model, x_test, y_test)["accuracy"]}
         if x_val is not None:
             row["val_live"] = evaluate(task, model, x_val, y_val)["accuracy"]
@@ -68,10 +56,9 @@ def main(config: str, decays: list[float], overrides: list[str]):
             if x_val is not None:
                 row[f"val_ema{d}"] = evaluate(task, model, x_val, y_val)["accuracy"]
         model.load_state_dict(saved)
-        if epoch + 1 < cfg.learning.epochs:
-            task.epoch_end(model, sums, n)
         print(json.dumps(row), flush=True)
 
+    train_epochs(cfg, task, model, optimizer, x_train, y_train, after_step=average, after_epoch=report)
 
 if __name__ == "__main__":
     main(sys.argv[1], [float(d) for d in sys.argv[2].split(",")], sys.argv[3:])
