@@ -45,6 +45,26 @@ def test_train_eval_reproduces_metrics(tmp_path, capsys):
     assert again["additions_per_inference"] == pytest.approx(metrics["additions_per_inference"])
 
 
+def test_train_epoch_is_the_trainers_epoch(tmp_path):
+    """``train_epoch`` (what probes call) trains exactly as ``neuroplast train`` does, and calls ``after_step``
+    once per optimizer step."""
+    from neuroplast.train.trainer import make_task, train_epoch
+
+    path = write_config(tmp_path)
+    assert main(["train", str(path), "--set", "learning.epochs=1", "--out", str(tmp_path / "run")]) == 0
+    cfg = load_config(path, ["learning.epochs=1"])
+    task = make_task(cfg)
+    torch.manual_seed(cfg.seed)
+    (x, y), _ = task.load_data()
+    model = task.build_model()
+    steps = []
+    train_epoch(cfg, task, model, task.optimizer(model), x, y, 0, after_step=lambda m: steps.append(1))
+    assert len(steps) == -(-len(x) // cfg.learning.batch_size)
+    saved = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["model"]
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, saved[k]), k
+
+
 @pytest.mark.parametrize("options", [{}, {"augment": {"shift": 1, "flip": True}, "onoff": True}],
                          ids=["plain", "augmented-onoff"])
 def test_resume_continues_exactly(tmp_path, options):

@@ -1,5 +1,5 @@
-"""Probe behind docs/sstdp.md and docs/scsr.md: an exponential moving average of the weights, evaluated every epoch beside the
-live weights (the trainer's loop without checkpoints). Usage, as run for Caltech:
+"""Probe behind docs/sstdp.md and docs/scsr.md: an exponential moving average of the weights, evaluated every
+epoch beside the live weights (the trainer's loop without checkpoints). Usage, as run for Caltech:
 
     NEUROPLAST_DATA=../shared/data python benchmarks/probes/ema_weights.py configs/sstdp-caltech.yaml 0.99,0.995,0.998
 
@@ -59,6 +59,7 @@ def main(config: str, decays: list[float], overrides: list[str]):
         print(json.dumps(row), flush=True)
 
     train_epochs(cfg, task, model, optimizer, x_train, y_train, after_step=average, after_epoch=report)
+
 
 if __name__ == "__main__":
     main(sys.argv[1], [float(d) for d in sys.argv[2].split(",")], sys.argv[3:])

@@ -137,33 +137,11 @@ def _train(cfg: RunConfig, dist: Context, resume_from: Path | None, command: str
         say(f"neuroplast: data-parallel on {dist.world} processes, global batch {cfg.learning.batch_size}")
     command = command or "neuroplast " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     n = len(x_train)
-    bs = cfg.learning.batch_size
     try:
         for epoch in range(start_epoch, cfg.learning.epochs):
             tic = time.perf_counter()
-            task.set_epoch(optimizer, epoch)
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
-            sums: dict[str, float] = {}
-            starts = range(0, n, bs)
-            for start in progress_lines(starts, desc=f"epoch {epoch + 1}/{cfg.learning.epochs}",
-                                        enabled=cfg.train.progress and main):
-                batch = order[start:start + bs]
-                idx = dist.shard(batch)
-                optimizer.zero_grad(set_to_none=True)
-                if len(idx):
-                    xb, yb = task.augment(task.inputs(x_train[idx]), idx, epoch), y_train[idx]
-                    out_times = model(xb)
-                    loss = task.loss(out_times, yb)
-                    loss.backward()
-                dist.reduce_gradients(model.parameters(), len(idx), len(batch))
-                task.after_backward(model)
-                optimizer.step()
-                task.after_step(model)
-                if len(idx):
-                    stats = task.batch_stats(model, _detach(out_times), yb, train=True, loss=loss.item())
-                    for k, v in stats.items():
-                        sums[k] = sums.get(k, 0.0) + v
-            sums = dist.reduce_sums(sums)
+            sums = train_epoch(cfg, task, model, optimizer, x_train, y_train, epoch, dist=dist,
+                               progress=cfg.train.progress and main)
             check_finite(model, f"after epoch {epoch + 1}")
             record = {"epoch": epoch + 1, **{f"train_{k}": v for k, v in task.summarise(sums, n).items()}}
             last = epoch + 1 == cfg.learning.epochs
@@ -224,6 +202,40 @@ def _train(cfg: RunConfig, dist: Context, resume_from: Path | None, command: str
             training_curves(history, out / "training_curves.png", title=cfg.name,
                             selected=metrics.get("selected_epoch"))
     return metrics
+
+
+def train_epoch(cfg: RunConfig, task, model, optimizer, x_train, y_train, epoch: int, dist: Context | None = None,
+                progress: bool = False, after_step=None) -> dict:
+    """One epoch of training: the epoch's seeded shuffle, then every batch; returns the summed batch statistics.
+
+    The shuffle depends only on (seed, epoch), so a resumed run sees the same batches. With ``dist`` each rank takes
+    its slice of every batch and gradients and sums are combined. ``after_step(model)`` runs after every optimizer
+    step (probes use it, e.g. for a moving average of the weights).
+    """
+    dist = dist or Context()
+    n, bs = len(x_train), cfg.learning.batch_size
+    task.set_epoch(optimizer, epoch)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
+    sums: dict[str, float] = {}
+    for start in progress_lines(range(0, n, bs), desc=f"epoch {epoch + 1}/{cfg.learning.epochs}", enabled=progress):
+        batch = order[start:start + bs]
+        idx = dist.shard(batch)
+        optimizer.zero_grad(set_to_none=True)
+        if len(idx):
+            xb, yb = task.augment(task.inputs(x_train[idx]), idx, epoch), y_train[idx]
+            out = model(xb)
+            loss = task.loss(out, yb)
+            loss.backward()
+        dist.reduce_gradients(model.parameters(), len(idx), len(batch))
+        task.after_backward(model)
+        optimizer.step()
+        task.after_step(model)
+        if len(idx):
+            for k, v in task.batch_stats(model, _detach(out), yb, train=True, loss=loss.item()).items():
+                sums[k] = sums.get(k, 0.0) + v
+        if after_step is not None:
+            after_step(model)
+    return dist.reduce_sums(sums)
 
 
 def _detach(output):
