@@ -117,3 +117,19 @@ def test_validation_with_keep_last_reports_the_last_epoch(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["selected_epoch"] == 2 and metrics["selection"] == "last epoch"
     assert load_checkpoint(out / "checkpoint.pt")["selected"] is None
+
+
+def test_validation_folds_are_disjoint_stratified_blocks_that_cover_the_set():
+    labels = torch.cat([torch.full((10,), 2), torch.full((20,), 0), torch.full((5,), 7)])[torch.randperm(35)]
+    folds = [hold_out(labels, 0.2, fold)[1] for fold in range(5)]
+    assert torch.equal(folds[0], hold_out(labels, 0.2)[1])  # fold 0 is the plain hold-out
+    assert torch.equal(torch.sort(torch.cat(folds)).values, torch.arange(35))
+    for val in folds:
+        assert sorted(labels[val].tolist()) == [0] * 4 + [2] * 2 + [7]
+    with pytest.raises(NeuroplastError, match="validation_fold 5 needs .* use folds 0 to 4"):
+        hold_out(labels, 0.2, 5)
+    with pytest.raises(NeuroplastError, match="set data.validation"):
+        data = copy.deepcopy(RUN)
+        data["data"].pop("validation")
+        data["data"]["validation_fold"] = 1
+        load_config(data=data)

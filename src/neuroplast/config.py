@@ -28,6 +28,15 @@ class DataConfig(_Strict):
     limit_test: int | None = Field(None, ge=1)
     validation: float = Field(0.0, ge=0, lt=1, description="fraction of the training set held out for model "
                               "selection (per class, the same samples for every seed)")
+    validation_fold: int = Field(0, ge=0, description="which disjoint block of that size is held out: fraction 1/K "
+                                 "with folds 0..K-1 is K-fold cross-validation")
+
+    @model_validator(mode="after")
+    def _fold_needs_validation(self):
+        if self.validation_fold and not self.validation:
+            raise ValueError("data.validation_fold picks a held-out block; set data.validation (e.g. 0.2 for "
+                             "5 folds) too")
+        return self
     options: dict[str, Any] = Field(default_factory=dict)
 
 

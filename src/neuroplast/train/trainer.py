@@ -108,7 +108,7 @@ def _train(cfg: RunConfig, dist: Context, resume_from: Path | None, command: str
         dist.barrier()
     x_val = y_val = None
     if cfg.data.validation:
-        train_idx, val_idx = hold_out(y_train, cfg.data.validation)
+        train_idx, val_idx = hold_out(y_train, cfg.data.validation, cfg.data.validation_fold)
         x_val, y_val, x_train, y_train = x_train[val_idx], y_train[val_idx], x_train[train_idx], y_train[train_idx]
     model = task.build_model()
     dist.broadcast_parameters(model)
@@ -184,7 +184,8 @@ def _train(cfg: RunConfig, dist: Context, resume_from: Path | None, command: str
                "epochs": cfg.learning.epochs, "seconds": round(seconds, 2), "command": command,
                "threads": torch.get_num_threads(), "torch": torch.__version__}
     if x_val is not None:
-        metrics.update({"validation_fraction": cfg.data.validation, "validation_samples": len(y_val),
+        metrics.update({"validation_fraction": cfg.data.validation, "validation_fold": cfg.data.validation_fold,
+                        "validation_samples": len(y_val),
                         "validation_accuracy": chosen["val_accuracy"], "selected_epoch": chosen["epoch"],
                         "selection": ("best validation accuracy (first of equals)" if selected is not None
                                       else "last epoch")})
