@@ -128,8 +128,8 @@ def test_validation_folds_are_disjoint_stratified_blocks_that_cover_the_set():
         assert sorted(labels[val].tolist()) == [0] * 4 + [2] * 2 + [7]
     with pytest.raises(NeuroplastError, match="validation_fold 5 needs .* use folds 0 to 4"):
         hold_out(labels, 0.2, 5)
+    data = copy.deepcopy(RUN)
+    data["data"].pop("validation")
+    data["data"]["validation_fold"] = 1
     with pytest.raises(NeuroplastError, match="set data.validation"):
-        data = copy.deepcopy(RUN)
-        data["data"].pop("validation")
-        data["data"]["validation_fold"] = 1
         load_config(data=data)

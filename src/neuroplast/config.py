@@ -30,6 +30,7 @@ class DataConfig(_Strict):
                               "selection (per class, the same samples for every seed)")
     validation_fold: int = Field(0, ge=0, description="which disjoint block of that size is held out: fraction 1/K "
                                  "with folds 0..K-1 is K-fold cross-validation")
+    options: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _fold_needs_validation(self):
@@ -37,7 +38,6 @@ class DataConfig(_Strict):
             raise ValueError("data.validation_fold picks a held-out block; set data.validation (e.g. 0.2 for "
                              "5 folds) too")
         return self
-    options: dict[str, Any] = Field(default_factory=dict)
 
 
 class SSTDPModelConfig(_Strict):
