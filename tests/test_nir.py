@@ -179,6 +179,35 @@ def test_sstdp_export_notes_spike_once_and_import_warns(tmp_path):
     assert torch.equal(net(t), back(t))
 
 
+def test_sstdp_bias_at_step_zero_exports_as_per_neuron_thresholds(tmp_path):
+    torch.manual_seed(1)
+    spec = IFSpec(theta=3.0, t_max=20)
+    layers = [{"type": "conv", "out": 3, "kernel": 3, "padding": 1, "init": [0, 1], "bias_times": [0]},
+              {"type": "pool", "kernel": 2}, {"type": "linear", "out": 4, "init": [0, 2], "bias_times": [0]}]
+    net = SSTDPNet((1, 6, 6), layers, spec)
+    graph = to_nir(net)
+    fc = net.layers[2]
+    assert np.asarray(graph.nodes["fc2"].weight).shape == (4, 27)
+    assert np.allclose(graph.nodes["if2"].v_threshold, 3.0 - fc.weight.detach()[:, -1].numpy())
+    conv_thr = np.asarray(graph.nodes["if0"].v_threshold)
+    assert np.allclose(conv_thr[:, 0, 0], 3.0 - net.layers[0].weight.detach()[:, -1].numpy())
+    with pytest.warns(NIRSemanticsWarning):
+        back = import_nir(write_nir(net, tmp_path / "b.nir"))
+    t = torch.randint(0, 20, (5, 1, 6, 6)).float()
+    assert torch.equal(net(t), back(t))
+
+
+def test_sstdp_late_bias_spikes_warn_on_export_and_round_trip(tmp_path):
+    torch.manual_seed(2)
+    net = SSTDPNet((8,), [{"type": "linear", "out": 4, "init": [0, 2], "bias_times": [0, 6]}], IFSpec(3.0, 20))
+    with pytest.warns(NIRSemanticsWarning, match="after step 0"):
+        path = write_nir(net, tmp_path / "late.nir")
+    with pytest.warns(NIRSemanticsWarning):
+        back = import_nir(path)
+    t = torch.randint(0, 20, (6, 8)).float()
+    assert torch.equal(net(t), back(t))
+
+
 def test_bare_if_graph_is_refused():
     graph = nir.NIRGraph.from_list(nir.Linear(weight=np.ones((2, 3))),
                                    nir.IF(r=np.ones(2), v_threshold=np.ones(2)))

@@ -50,7 +50,8 @@ class SSTDPModelConfig(_Strict):
     @field_validator("layers")
     @classmethod
     def _layers(cls, layers):
-        allowed = {"type", "out", "kernel", "stride", "padding", "theta", "init", "lr", "normalise", "dropout"}
+        allowed = {"type", "out", "kernel", "stride", "padding", "theta", "init", "lr", "normalise", "dropout",
+                   "bias_times", "templates"}
         for k, item in enumerate(layers):
             unknown = set(item) - allowed
             if unknown:
@@ -70,6 +71,12 @@ class SSTDPModelConfig(_Strict):
                 raise ValueError(f"layer {k}: normalise is for conv layers, 'sample' (default) or 'map'")
             if "theta" in item and float(item["theta"]) <= 0:
                 raise ValueError(f"layer {k}: theta must be > 0")
+            if "bias_times" in item and (kind == "pool" or not isinstance(item["bias_times"], list)
+                                         or any(not isinstance(t, int) or t < 0 for t in item["bias_times"])):
+                raise ValueError(f"layer {k}: bias_times is for linear / conv layers, a list of integer steps >= 0")
+            if "templates" in item and (k != 0 or kind == "pool" or not isinstance(item["templates"], (int, float))
+                                        or isinstance(item["templates"], bool) or item["templates"] <= 0):
+                raise ValueError(f"layer {k}: templates is for the first layer (linear / conv), a scale > 0")
             if "init" in item and (len(item["init"]) != 2 or item["init"][0] > item["init"][1]):
                 raise ValueError(f"layer {k}: init must be [low, high] with low <= high")
         return layers

@@ -198,10 +198,12 @@ def _sstdp_to_nir(net, dt: float):
 
     nodes = {"input": nir.Input(input_type={"input": np.array(net.input_shape)})}
     edges = []
+    bias_weights, omitted = {}, []
     prev, shape = "input", tuple(net.input_shape)
     for k, layer in enumerate(net.layers):
         if isinstance(layer, SpikeOnceConv2d):
-            w = _np(layer.weight).reshape(layer.n_out, layer.c_in, layer.kernel_size, layer.kernel_size)
+            w = _np(layer.weight[:, :layer.n_in]).reshape(layer.n_out, layer.c_in, layer.kernel_size,
+                                                          layer.kernel_size)
             nodes[f"conv{k}"] = nir.Conv2d(input_shape=shape[1:], weight=w, stride=layer.stride,
                                            padding=layer.padding, dilation=1, groups=1,
                                            bias=np.zeros(layer.n_out, dtype=w.dtype))
@@ -213,7 +215,7 @@ def _sstdp_to_nir(net, dt: float):
                 nodes[f"flatten{k}"] = nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0, end_dim=-1)
                 edges.append((prev, f"flatten{k}"))
                 prev, shape = f"flatten{k}", (int(np.prod(shape)),)
-            nodes[f"fc{k}"] = nir.Linear(weight=_np(layer.weight))
+            nodes[f"fc{k}"] = nir.Linear(weight=_np(layer.weight[:, :layer.n_in]))
             edges.append((prev, f"fc{k}"))
             prev, shape = f"fc{k}", (layer.n_out,)
         elif isinstance(layer, MinPool2d):
@@ -227,6 +229,14 @@ def _sstdp_to_nir(net, dt: float):
             continue
         spec = layer.spec
         thr = np.full(shape, spec.theta, dtype=_np(layer.weight).dtype)
+        if layer.bias_times:
+            bias_weights[str(k)] = _np(layer.weight[:, layer.n_in:]).tolist()
+            if set(layer.bias_times) == {0} and spec.tau_leak is None:
+                # Drive that arrives at step 0 in every sample is a lower threshold: exact without leak.
+                lower = _np(layer.weight[:, layer.n_in:]).sum(axis=1)
+                thr = thr - lower.reshape((-1,) + (1,) * (len(shape) - 1))
+            else:
+                omitted.append(k)
         if spec.tau_leak is None:
             nodes[f"if{k}"] = nir.IF(r=np.ones_like(thr), v_threshold=thr, v_reset=np.zeros_like(thr))
         else:
@@ -241,7 +251,11 @@ def _sstdp_to_nir(net, dt: float):
             "layers": net.layer_specs,
             "spec": {"theta": s.theta, "t_max": s.t_max, "window": s.window, "tau_leak": s.tau_leak,
                      "stdp_window": s.stdp_window, "a_plus": s.a_plus, "b_minus": s.b_minus, "tau_stdp": s.tau_stdp},
-            "note": SPIKE_ONCE_NOTE}
+            "note": SPIKE_ONCE_NOTE, "bias_weights": bias_weights}
+    if omitted:
+        warnings.warn(f"layers {omitted} have bias spikes after step 0, which NIR nodes cannot express: the graph's "
+                      "nodes omit them (neuroplast's import restores them from the metadata)", NIRSemanticsWarning,
+                      stacklevel=3)
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata={META_KEY: json.dumps(meta)})
 
 
@@ -407,7 +421,10 @@ def _import_sstdp(graph, meta: dict):
             key = f"conv{k}" if f"conv{k}" in graph.nodes else f"fc{k}"
             if key not in graph.nodes:
                 continue
-            w = torch.from_numpy(np.asarray(graph.nodes[key].weight).reshape(tuple(layer.weight.shape)))
+            w = torch.from_numpy(np.asarray(graph.nodes[key].weight).reshape(layer.n_out, layer.n_in))
+            bias = meta.get("bias_weights", {}).get(str(k))
+            if bias is not None:
+                w = torch.cat([w, torch.tensor(bias, dtype=w.dtype)], dim=1)
             layer.weight.data = w.clone()
     return net
 

@@ -19,13 +19,23 @@ from neuroplast.learning.sstdp import IFSpec, SpikeOnceIFFunction
 
 
 class SpikeOnceLinear(nn.Module):
-    """Fully connected spike-once IF layer; ``weight`` drawn from ``U[init_low, init_high)``."""
+    """Fully connected spike-once IF layer; ``weight`` drawn from ``U[init_low, init_high)``.
 
-    def __init__(self, n_in: int, n_out: int, spec: IFSpec, init_low: float = 0.0, init_high: float = 5.0):
+    ``bias_times``: extra inputs that spike at these fixed steps in every sample, each with its own trained
+    weight column (the last columns of ``weight``). A bias spike at step 0 acts as a learned per-neuron threshold;
+    later ones let a neuron fire on weak input, since their drive arrives whatever the sample.
+    """
+
+    def __init__(self, n_in: int, n_out: int, spec: IFSpec, init_low: float = 0.0, init_high: float = 5.0,
+                 bias_times: tuple[int, ...] = ()):
         super().__init__()
         self.n_in, self.n_out, self.spec = n_in, n_out, spec
         self.init_low, self.init_high = init_low, init_high
-        self.weight = nn.Parameter(torch.empty(n_out, n_in))
+        self.bias_times = tuple(int(t) for t in bias_times)
+        if any(not 0 <= t < spec.steps for t in self.bias_times):
+            raise NeuroplastError(f"bias_times must lie in the simulated steps [0, {spec.steps}), "
+                                  f"got {list(self.bias_times)}")
+        self.weight = nn.Parameter(torch.empty(n_out, n_in + len(self.bias_times)))
         self.reset_parameters()
 
     def reset_parameters(self, neurons: torch.Tensor | None = None):
@@ -40,7 +50,13 @@ class SpikeOnceLinear(nn.Module):
     def rows(self, t_in: torch.Tensor):
         if t_in.dim() != 2 or t_in.shape[1] != self.n_in:
             raise NeuroplastError(f"SpikeOnceLinear expects (B, {self.n_in}) spike times, got {tuple(t_in.shape)}")
-        return t_in, 1
+        return self._with_bias(t_in), 1
+
+    def _with_bias(self, rows: torch.Tensor) -> torch.Tensor:
+        if not self.bias_times:
+            return rows
+        bias = torch.tensor(self.bias_times, dtype=rows.dtype, device=rows.device).expand(rows.shape[0], -1)
+        return torch.cat([rows, bias], dim=1)
 
     def forward(self, t_in: torch.Tensor, theta_scale: float = 1.0) -> torch.Tensor:
         rows, per = self.rows(t_in)
@@ -53,22 +69,24 @@ class SpikeOnceLinear(nn.Module):
         return self.n_out
 
     def extra_repr(self):
-        return f"{self.n_in} -> {self.n_out}, theta={self.spec.theta}, t_max={self.spec.t_max}"
+        bias = f", bias_times={list(self.bias_times)}" if self.bias_times else ""
+        return f"{self.n_in} -> {self.n_out}, theta={self.spec.theta}, t_max={self.spec.t_max}{bias}"
 
 
 class SpikeOnceConv2d(SpikeOnceLinear):
     """Convolutional spike-once IF layer: the linear kernel applied to unfolded patches of input times."""
 
-    def __init__(self, c_in, c_out, kernel_size, spec: IFSpec, stride=1, padding=0, init_low=0.0, init_high=5.0):
+    def __init__(self, c_in, c_out, kernel_size, spec: IFSpec, stride=1, padding=0, init_low=0.0, init_high=5.0,
+                 bias_times=()):
         self.c_in, self.kernel_size, self.stride, self.padding = c_in, kernel_size, stride, padding
-        super().__init__(c_in * kernel_size * kernel_size, c_out, spec, init_low, init_high)
+        super().__init__(c_in * kernel_size * kernel_size, c_out, spec, init_low, init_high, bias_times)
 
     def rows(self, t_in):
         if t_in.dim() != 4 or t_in.shape[1] != self.c_in:
             raise NeuroplastError(f"SpikeOnceConv2d expects (B, {self.c_in}, H, W) spike times, got {tuple(t_in.shape)}")
         patches = unfold_times(t_in, self.kernel_size, self.stride, self.padding, self.spec.t_max)
         per = patches.shape[2]
-        return patches.transpose(1, 2).reshape(-1, self.n_in), per
+        return self._with_bias(patches.transpose(1, 2).reshape(-1, self.n_in)), per
 
     def out_hw(self, h, w):
         k, s, p = self.kernel_size, self.stride, self.padding
@@ -119,13 +137,14 @@ class SSTDPNet(nn.Module):
             lo, hi = item.get("init", (0.0, 5.0))
             if kind == "linear":
                 n_in = math.prod(shape)
-                mods.append(SpikeOnceLinear(n_in, int(item["out"]), layer_spec, lo, hi))
+                mods.append(SpikeOnceLinear(n_in, int(item["out"]), layer_spec, lo, hi, item.get("bias_times", ())))
                 shape = (int(item["out"]),)
             elif kind == "conv":
                 if len(shape) != 3:
                     raise NeuroplastError(f"layer {k}: conv needs an image input (C, H, W), got shape {shape}")
                 conv = SpikeOnceConv2d(shape[0], int(item["out"]), int(item["kernel"]), layer_spec,
-                                       int(item.get("stride", 1)), int(item.get("padding", 0)), lo, hi)
+                                       int(item.get("stride", 1)), int(item.get("padding", 0)), lo, hi,
+                                       item.get("bias_times", ()))
                 mods.append(conv)
                 shape = (int(item["out"]), *conv.out_hw(shape[1], shape[2]))
             elif kind == "pool":
@@ -180,10 +199,7 @@ class SSTDPNet(nn.Module):
         counts = []
         for layer, (t_in, _) in zip(self.if_layers(), self.record):
             steps = layer.spec.steps
-            if isinstance(layer, SpikeOnceConv2d):
-                rows, _ = layer.rows(t_in)
-                delivered = ((rows >= 0) & (rows < steps)).sum().item() * layer.n_out
-            else:
-                delivered = ((t_in >= 0) & (t_in < steps)).sum().item() * layer.n_out
+            rows, _ = layer.rows(t_in)
+            delivered = ((rows >= 0) & (rows < steps)).sum().item() * layer.n_out
             counts.append(delivered / t_in.shape[0])
         return counts

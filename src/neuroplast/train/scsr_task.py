@@ -75,6 +75,9 @@ class ScSrTask:
         self.n_classes = 10
         return out
 
+    def init_from_data(self, model, x_train):
+        """Nothing to do: ScSr-SNN weights start from their own init."""
+
     def build_model(self) -> ScSrSNN:
         m = self.cfg.model
         options = LIFOptions(surrogate=Surrogate(m.surrogate, m.surrogate_width), grad_method=m.grad_method,

@@ -8,7 +8,7 @@ from neuroplast.config import RunConfig
 from neuroplast.data.images import encode_latency, load_image_split, on_off
 from neuroplast.errors import NeuroplastError
 from neuroplast.learning.sstdp import IFSpec, lenient_correct, strict_correct, time_loss
-from neuroplast.models.sstdp import SpikeOnceLinear, SSTDPNet
+from neuroplast.models.sstdp import SpikeOnceConv2d, SpikeOnceLinear, SSTDPNet
 from neuroplast.train.checkpoint import sample_generator
 
 
@@ -93,6 +93,30 @@ class SSTDPTask:
                 sample = torch.where(sample >= t_max - 1, sample, dimmed)
             out[b] = sample
         return out.reshape(x.shape)
+
+    def init_from_data(self, model, x_train):
+        """Layer key ``templates: s`` (first layer): each neuron starts as ``s`` x one random training input (a
+        whole image; for a conv layer an inked patch of its kernel's size), so it starts out selective for one
+        pattern; a uniform init makes every neuron count the ink of any image alike. Its own generator, seeded by
+        ``seed``, keeps the run's other random draws unchanged."""
+        scale = self.cfg.model.layers[0].get("templates")
+        if scale is None:
+            return
+        first = model.if_layers()[0]
+        gen = torch.Generator().manual_seed(self.cfg.seed)
+        if isinstance(first, SpikeOnceConv2d):
+            some = x_train[torch.randperm(len(x_train), generator=gen)[:2000]].double()
+            rows = torch.nn.functional.unfold(some, first.kernel_size, stride=first.stride)
+            rows = rows.transpose(1, 2).reshape(-1, first.n_in)
+            rows = rows[rows.sum(dim=1) > 0.2 * first.n_in * rows.mean()]
+        else:
+            rows = x_train.reshape(len(x_train), -1).double()
+        if len(rows) < first.n_out:
+            raise NeuroplastError(f"templates: the first layer has {first.n_out} neurons but the training set gives "
+                                  f"only {len(rows)} inputs to start them from; use fewer neurons or more data")
+        pick = torch.randperm(len(rows), generator=gen)[:first.n_out]
+        with torch.no_grad():
+            first.weight[:, :first.n_in] = (float(scale) * rows[pick]).to(first.weight.dtype)
 
     def optimizer(self, model):
         """SGD (or Adam); a layer spec's ``lr`` overrides ``learning.lr`` (conv layers sum their update over

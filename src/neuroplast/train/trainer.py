@@ -111,6 +111,7 @@ def _train(cfg: RunConfig, dist: Context, resume_from: Path | None, command: str
         train_idx, val_idx = hold_out(y_train, cfg.data.validation, cfg.data.validation_fold)
         x_val, y_val, x_train, y_train = x_train[val_idx], y_train[val_idx], x_train[train_idx], y_train[train_idx]
     model = task.build_model()
+    task.init_from_data(model, x_train)
     dist.broadcast_parameters(model)
     optimizer = task.optimizer(model)
     history, start_epoch, seconds, selected = [], 0, 0.0, None
