@@ -61,7 +61,7 @@ def test_template_draw_follows_the_seed_and_leaves_the_global_generator_alone():
         return model.if_layers()[0].weight.detach().clone(), after
 
     (a, ra), (b, rb), (c, _) = weights(0), weights(0), weights(1)
-    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(a, b) and not torch.equal(a, c) and torch.equal(ra, rb)
     torch.manual_seed(7)
     assert torch.equal(ra, torch.rand(1))
 
