@@ -15,24 +15,12 @@ Prints one JSON line per epoch.
 import json
 import sys
 
-import torch
-
-from neuroplast.config import load_config
-from neuroplast.data.holdout import hold_out
-from neuroplast.train.trainer import evaluate, make_task, set_threads
-from probe_loop import train_epochs
+from neuroplast.train.trainer import evaluate
+from probe_loop import load_run, train_epochs
 
 
 def main(config: str, decays: list[float], overrides: list[str]):
-    cfg = load_config(config, overrides)
-    set_threads(cfg.train.threads)
-    task = make_task(cfg)
-    torch.manual_seed(cfg.seed)
-    (x_train, y_train), (x_test, y_test) = task.load_data()
-    x_val = y_val = None
-    if cfg.data.validation:
-        kept, held = hold_out(y_train, cfg.data.validation)
-        x_val, y_val, x_train, y_train = x_train[held], y_train[held], x_train[kept], y_train[kept]
+    cfg, task, (x_train, y_train), (x_val, y_val), (x_test, y_test) = load_run(config, overrides)
     model = task.build_model()
     optimizer = task.optimizer(model)
     averages = {d: {k: v.detach().double().clone() for k, v in model.state_dict().items()} for d in decays}

@@ -1,6 +1,24 @@
 """A whole run of the trainer's epochs without checkpoints or logs, for probes that look inside a run."""
 
-from neuroplast.train.trainer import train_epoch
+import torch
+
+from neuroplast.config import load_config
+from neuroplast.data.holdout import hold_out
+from neuroplast.train.trainer import make_task, set_threads, train_epoch
+
+
+def load_run(config: str, overrides: list[str]):
+    """Config, task and data as ``neuroplast train`` sets them up: ``(cfg, task, train, val, test)`` with each
+    split an ``(x, y)`` pair; ``val`` is ``(None, None)`` without ``data.validation``."""
+    cfg = load_config(config, overrides)
+    set_threads(cfg.train.threads)
+    task = make_task(cfg)
+    torch.manual_seed(cfg.seed)
+    (x_train, y_train), test = task.load_data()
+    if not cfg.data.validation:
+        return cfg, task, (x_train, y_train), (None, None), test
+    kept, held = hold_out(y_train, cfg.data.validation, cfg.data.validation_fold)
+    return cfg, task, (x_train[kept], y_train[kept]), (x_train[held], y_train[held]), test
 
 
 def train_epochs(cfg, task, model, optimizer, x_train, y_train, after_step=None, after_epoch=None):

@@ -15,33 +15,17 @@ import sys
 
 import torch
 
-from neuroplast.config import load_config
-from neuroplast.data.holdout import hold_out
-from neuroplast.models.sstdp import SpikeOnceConv2d
-from neuroplast.train.trainer import evaluate, make_task, set_threads
-from probe_loop import train_epochs
+from neuroplast.train.sstdp_task import template_candidates
+from neuroplast.train.trainer import evaluate
+from probe_loop import load_run, train_epochs
 
 
 def main(config: str, mode: str, scale: float, overrides: list[str]):
-    cfg = load_config(config, overrides)
-    set_threads(cfg.train.threads)
-    task = make_task(cfg)
-    torch.manual_seed(cfg.seed)
-    (x_train, y_train), (x_test, y_test) = task.load_data()
-    x_val = y_val = None
-    if cfg.data.validation:
-        kept, held = hold_out(y_train, cfg.data.validation, cfg.data.validation_fold)
-        x_val, y_val, x_train, y_train = x_train[held], y_train[held], x_train[kept], y_train[kept]
+    cfg, task, (x_train, y_train), (x_val, y_val), (x_test, y_test) = load_run(config, overrides)
     model = task.build_model()
     first = model.if_layers()[0]
     gen = torch.Generator().manual_seed(cfg.seed)
-    if isinstance(first, SpikeOnceConv2d):
-        # Patches with some ink, from random images and positions (padding, which never spikes, left out).
-        some = x_train[torch.randperm(len(x_train), generator=gen)[:2000]].double()
-        flat = torch.nn.functional.unfold(some, first.kernel_size).transpose(1, 2).reshape(-1, first.n_in)
-        flat = flat[flat.sum(dim=1) > 0.2 * first.n_in * flat.mean()]
-    else:
-        flat = x_train.reshape(len(x_train), -1).double()
+    flat = template_candidates(first, x_train, gen)
     pick = torch.randperm(len(flat), generator=gen)[:first.n_out]
     templates = flat[pick] - (flat.mean(dim=0) if mode == "centred" else 0.0)
     with torch.no_grad():

@@ -230,10 +230,11 @@ def _sstdp_to_nir(net, dt: float):
         spec = layer.spec
         thr = np.full(shape, spec.theta, dtype=_np(layer.weight).dtype)
         if layer.bias_times:
-            bias_weights[str(k)] = _np(layer.weight[:, layer.n_in:]).tolist()
+            bias = _np(layer.weight[:, layer.n_in:])
+            bias_weights[str(k)] = bias.tolist()
             if set(layer.bias_times) == {0} and spec.tau_leak is None:
                 # Drive that arrives at step 0 in every sample is a lower threshold: exact without leak.
-                lower = _np(layer.weight[:, layer.n_in:]).sum(axis=1)
+                lower = bias.sum(axis=1)
                 thr = thr - lower.reshape((-1,) + (1,) * (len(shape) - 1))
             else:
                 omitted.append(k)

@@ -12,6 +12,17 @@ from neuroplast.models.sstdp import SpikeOnceConv2d, SpikeOnceLinear, SSTDPNet
 from neuroplast.train.checkpoint import sample_generator
 
 
+def template_candidates(first, x_train: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Rows a first layer's neurons may start from (float64, one per candidate): whole training images, or for a
+    conv layer the inked patches of its kernel's size from 2000 random images (padding never spikes, so none)."""
+    if not isinstance(first, SpikeOnceConv2d):
+        return x_train.reshape(len(x_train), -1).double()
+    some = x_train[torch.randperm(len(x_train), generator=gen)[:2000]].double()
+    rows = torch.nn.functional.unfold(some, first.kernel_size, stride=first.stride)
+    rows = rows.transpose(1, 2).reshape(-1, first.n_in)
+    return rows[rows.sum(dim=1) > 0.2 * first.n_in * rows.mean()]
+
+
 class SSTDPTask:
     def __init__(self, cfg: RunConfig):
         self.cfg = cfg
@@ -104,13 +115,7 @@ class SSTDPTask:
             return
         first = model.if_layers()[0]
         gen = torch.Generator().manual_seed(self.cfg.seed)
-        if isinstance(first, SpikeOnceConv2d):
-            some = x_train[torch.randperm(len(x_train), generator=gen)[:2000]].double()
-            rows = torch.nn.functional.unfold(some, first.kernel_size, stride=first.stride)
-            rows = rows.transpose(1, 2).reshape(-1, first.n_in)
-            rows = rows[rows.sum(dim=1) > 0.2 * first.n_in * rows.mean()]
-        else:
-            rows = x_train.reshape(len(x_train), -1).double()
+        rows = template_candidates(first, x_train, gen)
         if len(rows) < first.n_out:
             raise NeuroplastError(f"templates: the first layer has {first.n_out} neurons but the training set gives "
                                   f"only {len(rows)} inputs to start them from; use fewer neurons or more data")
