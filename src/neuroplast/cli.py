@@ -21,6 +21,7 @@ def _cmd_train(args):
     if args.out:
         cfg.train.out_dir = args.out
     out = cfg.out_dir()
+    _check_out_folder(out)
     if (out / "checkpoint.pt").exists() and not args.force:
         raise NeuroplastError(f"{out} already holds a run; use `neuroplast resume {out}` to continue it, "
                               "--out DIR for a new folder, or --force to overwrite")
@@ -34,6 +35,16 @@ def _cmd_train(args):
 
     if is_main_process():
         print(json.dumps(metrics))
+
+
+def _check_out_folder(out: Path):
+    """A result folder path whose own name or a parent is a file would fail at the first write, after data loading."""
+    for p in (out, *out.parents):
+        if p.exists():
+            if not p.is_dir():
+                what = f"{str(out)!r} is a file" if p == out else f"{str(p)!r}, on the way to {str(out)!r}, is a file"
+                raise NeuroplastError(f"--out must be a folder, but {what}; give a new or existing folder path")
+            return
 
 
 def _cmd_resume(args):
@@ -81,6 +92,9 @@ def _cmd_plot(args):
 def _cmd_export(args):
     from neuroplast.export.nir_export import export_result
 
+    if args.out and Path(args.out).is_dir():
+        raise NeuroplastError(f"--out is the NIR file to write, but {args.out!r} is a folder; give a file path, "
+                              f"e.g. --out {Path(args.out) / 'model.nir'}")
     print(export_result(Path(args.result_dir), args.out, dt=args.dt, form=args.form))
 
 
@@ -99,6 +113,8 @@ def _cmd_data(args):
     else:
         names = [args.name] if args.name else [d.name for d in catalog.DATASETS.values()
                                               if catalog.status(d.name, args.root) != "missing"]
+        if not names:
+            raise NeuroplastError(_no_datasets(args.root))
         reports = [catalog.verify(n, args.root) for n in names]
     for report in reports:
         print(f"{report['name']}: {'ok' if report['ok'] else 'FAILED'} ({report['root']})")
@@ -108,6 +124,18 @@ def _cmd_data(args):
     bad = [r["name"] for r in reports if not r["ok"]]
     if bad:
         raise NeuroplastError(f"verification failed for {', '.join(bad)}")
+
+
+def _no_datasets(root) -> str:
+    """Verifying nothing is not a pass: say where the data root was looked for, and how to point elsewhere."""
+    from neuroplast.settings import data_root
+
+    base = data_root(root, must_exist=False)
+    source = ("--root" if root else "$NEUROPLAST_DATA" if os.environ.get("NEUROPLAST_DATA")
+              else "the default; $NEUROPLAST_DATA is not set")
+    state = "does not exist" if not base.is_dir() else "holds no known dataset folder"
+    return (f"nothing to verify: the data root {str(base)!r} ({source}) {state}; point --root or NEUROPLAST_DATA "
+            "at the folder holding mnist/, fsdd/, ..., or fetch one with `neuroplast data download NAME`")
 
 
 def _cmd_ablate(args):

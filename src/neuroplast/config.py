@@ -7,11 +7,14 @@ impossible value ends in one line naming the key and what is allowed.
 from __future__ import annotations
 
 import difflib
+import math
+import numbers
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from neuroplast.errors import NeuroplastError
 
@@ -50,36 +53,96 @@ class SSTDPModelConfig(_Strict):
     @field_validator("layers")
     @classmethod
     def _layers(cls, layers):
-        allowed = {"type", "out", "kernel", "stride", "padding", "theta", "init", "lr", "normalise", "dropout",
-                   "bias_times", "templates"}
         for k, item in enumerate(layers):
-            unknown = set(item) - allowed
-            if unknown:
-                raise ValueError(f"layer {k}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
-            kind = item.get("type", "linear")
-            if kind not in ("linear", "conv", "pool"):
-                raise ValueError(f"layer {k}: type must be linear, conv or pool, got {kind!r}")
-            if kind != "pool" and int(item.get("out", 0)) < 1:
-                raise ValueError(f"layer {k}: 'out' must be a positive number of neurons")
-            if kind in ("conv", "pool") and int(item.get("kernel", 0)) < 1:
-                raise ValueError(f"layer {k}: 'kernel' must be >= 1")
-            if "lr" in item and float(item["lr"]) <= 0:
-                raise ValueError(f"layer {k}: lr must be > 0 (it overrides learning.lr for this layer)")
-            if "dropout" in item and (kind == "pool" or not 0.0 <= float(item["dropout"]) < 1.0):
-                raise ValueError(f"layer {k}: dropout is for linear / conv layers, a probability in [0, 1)")
-            if "normalise" in item and (kind != "conv" or item["normalise"] not in ("sample", "map")):
-                raise ValueError(f"layer {k}: normalise is for conv layers, 'sample' (default) or 'map'")
-            if "theta" in item and float(item["theta"]) <= 0:
-                raise ValueError(f"layer {k}: theta must be > 0")
-            if "bias_times" in item and (kind == "pool" or not isinstance(item["bias_times"], list)
-                                         or any(not isinstance(t, int) or t < 0 for t in item["bias_times"])):
-                raise ValueError(f"layer {k}: bias_times is for linear / conv layers, a list of integer steps >= 0")
-            if "templates" in item and (k != 0 or kind == "pool" or not isinstance(item["templates"], (int, float))
-                                        or isinstance(item["templates"], bool) or item["templates"] <= 0):
-                raise ValueError(f"layer {k}: templates is for the first layer (linear / conv), a scale > 0")
-            if "init" in item and (len(item["init"]) != 2 or item["init"][0] > item["init"][1]):
-                raise ValueError(f"layer {k}: init must be [low, high] with low <= high")
+            problem = _layer_problem(k, item)
+            if problem:
+                # Its own error type: the message names the value, so the loader does not echo the whole list.
+                raise PydanticCustomError("layer_spec", "layer {k}: {problem}", {"k": k, "problem": problem})
         return layers
+
+
+_LAYER_KEYS = {"type", "out", "kernel", "stride", "padding", "theta", "init", "lr", "normalise", "dropout",
+               "bias_times", "templates"}
+
+
+def _integer(value) -> bool:
+    """An int, not a bool or a float: 400.7 neurons is a typo, not a request for 400."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _finite(value) -> bool:
+    """A real number (not a bool, a string or a list) that is neither NaN nor inf."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _layer_problem(k: int, item: dict) -> str | None:
+    """The first rule layer ``k`` breaks, saying what was given and what is allowed; None when it is fine.
+
+    Checked here rather than where the network is built, so that a bad value stops the run before any work
+    instead of ending in a traceback; rules that need the input shape are checked in :class:`SSTDPNet`.
+    """
+    unknown = set(item) - _LAYER_KEYS
+    if unknown:
+        return f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_LAYER_KEYS)}"
+    kind = item.get("type", "linear")
+    if kind not in ("linear", "conv", "pool"):
+        return f"type must be linear, conv or pool, got {kind!r}"
+
+    def got(key):
+        return f" (got {item[key]!r})"
+
+    if kind != "pool":
+        if "out" not in item:
+            return f"'out' (the number of neurons) is required for a {kind} layer"
+        if not _integer(item["out"]) or item["out"] < 1:
+            return "'out' must be a positive integer number of neurons" + got("out")
+    if kind in ("conv", "pool"):
+        if "kernel" not in item:
+            return f"'kernel' is required for a {kind} layer"
+        if not _integer(item["kernel"]) or item["kernel"] < 1:
+            return "'kernel' must be an integer >= 1" + got("kernel")
+    if "stride" in item and (not _integer(item["stride"]) or item["stride"] < 1):
+        return "'stride' must be an integer >= 1" + got("stride")
+    if "padding" in item and (not _integer(item["padding"]) or item["padding"] < 0):
+        return "'padding' must be an integer >= 0" + got("padding")
+    if "lr" in item and (not _finite(item["lr"]) or item["lr"] <= 0):
+        return "lr must be a finite number > 0; it overrides learning.lr for this layer" + got("lr")
+    if "dropout" in item:
+        if kind == "pool":
+            return "dropout is for linear / conv layers, not pool"
+        if not _finite(item["dropout"]) or not 0.0 <= item["dropout"] < 1.0:
+            return "dropout is for linear / conv layers, a probability in [0, 1)" + got("dropout")
+    if "normalise" in item:
+        if kind != "conv":
+            return f"normalise is for conv layers, not {kind}"
+        if item["normalise"] not in ("sample", "map"):
+            return "normalise is for conv layers, 'sample' (default) or 'map'" + got("normalise")
+    if "theta" in item and (not _finite(item["theta"]) or item["theta"] <= 0):
+        return "theta must be a finite number > 0" + got("theta")
+    if "bias_times" in item:
+        if kind == "pool":
+            return "bias_times is for linear / conv layers, not pool"
+        times = item["bias_times"]
+        if not isinstance(times, list) or not all(_integer(t) and t >= 0 for t in times):
+            return "bias_times is for linear / conv layers, a list of integer steps >= 0" + got("bias_times")
+    if "templates" in item:
+        if k != 0:
+            return f"templates is for the first layer only (layer 0), not layer {k}"
+        if kind == "pool":
+            return "templates is for a linear / conv first layer, not pool"
+        if not _finite(item["templates"]) or item["templates"] <= 0:
+            return "templates must be a finite number > 0, the scale of the training inputs" + got("templates")
+    if "init" in item:
+        init = item["init"]
+        if (not isinstance(init, (list, tuple)) or len(init) != 2 or not all(_finite(v) for v in init)
+                or init[0] > init[1]):
+            return "init must be [low, high], two finite numbers with low <= high" + got("init")
+    return None
 
 
 class SSTDPLearningConfig(_Strict):
@@ -228,6 +291,8 @@ def _explain(err: ValidationError, root: type[BaseModel]) -> str:
     if first["type"] == "missing":
         return f"config: required key {key!r} is missing"
     msg, got = first["msg"].removeprefix("Value error, "), first.get("input")
+    if first["type"] == "layer_spec":  # names the layer and its value itself
+        return f"config: {key}: {msg}"
     # A rule over a whole section (a model validator) gets the section as input: its message names the keys.
     where = "" if key == "<root>" else f"{key}: "
     return f"config: {where}{msg}" + ("" if isinstance(got, dict) else f" (got {got!r})")
@@ -259,7 +324,16 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), data:
         if "=" not in item:
             raise NeuroplastError(f"--set {item!r}: expected key=value, e.g. learning.epochs=5")
         key, value = item.split("=", 1)
-        _set_path(data, key.strip(), yaml.safe_load(value))
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            # The value is one line, so yaml's problem and column say it all; its multi-line report would not.
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at column {mark.column + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise NeuroplastError(f"--set {item!r}: the value is not valid YAML ({problem}{where}); write it as "
+                                  "YAML, e.g. learning.lr=0.5 or 'data.options={augment: {shift: 1}}'") from None
+        _set_path(data, key.strip(), parsed)
     return validate_config(data)
 
 

@@ -13,7 +13,7 @@ def data_root(override: str | os.PathLike | None = None, must_exist: bool = True
     if must_exist and not root.is_dir():
         raise NeuroplastError(
             f"data directory {str(root)!r} does not exist; set NEUROPLAST_DATA to the folder holding "
-            "mnist/, fashion-mnist/, fsdd/, cifar10/, caltech101/"
+            "mnist/, fashion-mnist/, fsdd/, cifar10/, caltech101/ (or pass `--set data.root=PATH`)"
         )
     return root
 

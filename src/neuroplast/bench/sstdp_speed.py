@@ -9,6 +9,7 @@ floor. Inputs are real MNIST test images when the data folder is present, else r
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import torch
 
 from neuroplast.bench.common import machine, median_time
+from neuroplast.errors import NeuroplastError
 from neuroplast.learning.sstdp import IFSpec, time_loss
 from neuroplast.models.sstdp import SSTDPNet
 from neuroplast.train.checkpoint import load_checkpoint, result_state
@@ -36,14 +38,41 @@ def _inputs(batch: int, t_max: int):
         return encode_latency(x, t_max), torch.randint(0, 10, (batch,), generator=g), "random sparse images"
 
 
-def run(batch=64, t_max=255, hidden=400, repeats=7, checkpoint=None, out="benchmarks/results/sstdp-speed.json"):
+def checkpoint_weights(path) -> tuple[dict, int]:
+    """``(state, H)`` of a trained 784-H-10 linear SSTDP checkpoint; any other network is refused in one line,
+    naming the shape it has, because the benchmark's network and inputs are MNIST's."""
+    state = result_state(load_checkpoint(path))
+    shapes = {k: tuple(v.shape) for k, v in state.items() if torch.is_tensor(v)}
+    w0, w1 = shapes.get("layers.0.weight"), shapes.get("layers.1.weight")
+    if (set(shapes) == {"layers.0.weight", "layers.1.weight"} and len(w0) == 2 and w0[1] == 784
+            and w1 == (10, w0[0])):
+        return state, w0[0]
+    chain = [shapes.get(f"layers.{i}.weight") for i in range(len(shapes))]
+    if all(s is not None and len(s) == 2 for s in chain) and all(a[0] == b[1] for a, b in itertools.pairwise(chain)):
+        has = "a " + "-".join(str(n) for n in [chain[0][1]] + [s[0] for s in chain]) + " network"
+    else:
+        has = "weights " + ", ".join(f"{k} {list(v)}" for k, v in shapes.items())
+    raise NeuroplastError(f"checkpoint {str(path)!r} holds {has}; `neuroplast bench sstdp` needs a 784-H-10 linear "
+                          "network (an MNIST-shaped SSTDP run such as results/sstdp-mnist), or no --checkpoint")
+
+
+def run(batch=64, t_max=255, hidden=None, repeats=7, checkpoint=None, out="benchmarks/results/sstdp-speed.json"):
+    """Time both paths; ``hidden`` defaults to the checkpoint's H, else 400 (the released network)."""
     torch.manual_seed(0)
+    state = None
+    if checkpoint:
+        state, h = checkpoint_weights(checkpoint)
+        if hidden is not None and hidden != h:
+            raise NeuroplastError(f"--hidden {hidden} contradicts checkpoint {str(checkpoint)!r}, which is "
+                                  f"784-{h}-10; leave --hidden out to take it from the checkpoint")
+        hidden = h
+    hidden = hidden or 400
     layers = [{"type": "linear", "out": hidden, "theta": 100, "init": [0, 5]},
               {"type": "linear", "out": 10, "theta": 100, "init": [0, 48]}]
     spec = IFSpec(theta=100.0, t_max=t_max)
     ours = SSTDPNet((784,), layers, spec)
-    if checkpoint:
-        ours.load_state_dict(result_state(load_checkpoint(checkpoint)))
+    if state is not None:
+        ours.load_state_dict(state)
     ref = SSTDPNet((784,), layers, replace(spec, backend="reference"))
     ref.load_state_dict(ours.state_dict())
     t_in, labels, source = _inputs(batch, t_max)
@@ -106,12 +135,26 @@ def forward_big(net, t_in):
         net(t_in)
 
 
+def _at_least(low: int):
+    """An argparse type for an integer >= ``low``: a zero batch or zero repeats would only fail deep in the timing."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+
+    return parse
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="neuroplast bench sstdp", description=__doc__)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--t-max", type=int, default=255)
-    p.add_argument("--hidden", type=int, default=400)
-    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--batch", type=_at_least(1), default=64)
+    p.add_argument("--t-max", type=_at_least(2), default=255)
+    p.add_argument("--hidden", type=_at_least(1), help="hidden neurons H (default: the checkpoint's, else 400)")
+    p.add_argument("--repeats", type=_at_least(1), default=7)
     p.add_argument("--checkpoint", help="take weights from a trained SSTDP 784-H-10 checkpoint")
     p.add_argument("--out", default="benchmarks/results/sstdp-speed.json")
     a = p.parse_args(argv)

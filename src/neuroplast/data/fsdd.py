@@ -45,7 +45,7 @@ def list_fsdd(root: str | os.PathLike | None = None) -> list[FsddItem]:
     if not folder.is_dir():
         raise NeuroplastError(
             f"FSDD folder {str(folder)!r} does not exist; put the dataset's recordings/ folder at "
-            "<data root>/fsdd/recordings or set NEUROPLAST_DATA"
+            "<data root>/fsdd/recordings, or point NEUROPLAST_DATA or `--set data.root=PATH` at the data root"
         )
     items: list[FsddItem] = []
     bad: list[str] = []

@@ -10,8 +10,10 @@ from neuroplast.errors import NeuroplastError
 from neuroplast.functional.ttfs import latency_encode
 
 
-def load_image_split(dataset: str, split: str, root=None, options=None, limit=None, fallback=None):
-    """``(x float (N, C, H, W) in [0, 1], y int64, name actually used)``; falls back when files are absent."""
+def load_image_split(dataset: str, split: str, root=None, options=None, limit=None, fallback=None,
+                     quiet: bool = False):
+    """``(x float (N, C, H, W) in [0, 1], y int64, name actually used)``; falls back when files are absent, saying
+    so unless ``quiet`` (a run loading its second split has told the user already)."""
     from neuroplast.data.vision import load_vision
 
     try:
@@ -20,7 +22,8 @@ def load_image_split(dataset: str, split: str, root=None, options=None, limit=No
     except NeuroplastError as exc:
         if not fallback or fallback == dataset:
             raise
-        print(f"neuroplast: {exc}\nneuroplast: falling back to the bundled {fallback!r} dataset", file=sys.stderr)
+        if not quiet:
+            print(f"neuroplast: {exc}\nneuroplast: falling back to the bundled {fallback!r} dataset", file=sys.stderr)
         x, y = load_vision(fallback, split)
         used = fallback
         x = _match_shape(torch.as_tensor(x), FALLBACK_SHAPES.get(dataset))

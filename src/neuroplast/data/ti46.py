@@ -87,7 +87,8 @@ def list_ti46(subset: str = "alpha", part: str = "train", root: str | os.PathLik
     if folder is None:
         raise NeuroplastError(
             f"TI46 folder {str(base / corpus_name / part)!r} does not exist; copy the TI46 CD-ROM's "
-            f"{corpus_name}/ tree to <data root>/ti46/ (set NEUROPLAST_DATA to the data root)"
+            f"{corpus_name}/ tree to <data root>/ti46/ (point NEUROPLAST_DATA or `--set data.root=PATH` at the "
+            "data root)"
         )
     label_of = {code: i for i, code in enumerate(codes)}
     items: list[Ti46Item] = []

@@ -54,7 +54,8 @@ __all__ = [
 ]
 
 _SPLITS = ("train", "test")
-_DATA_HINT = "set NEUROPLAST_DATA (or pass root=) to the folder holding mnist/, fashion-mnist/, cifar10/, caltech101/"
+_DATA_HINT = ("point NEUROPLAST_DATA or `--set data.root=PATH` (root= in Python) at the folder holding mnist/, "
+              "fashion-mnist/, cifar10/, caltech101/")
 
 # IDX element types from the format's definition (LeCun et al.); multi-byte types are big-endian.
 _IDX_DTYPES = {

@@ -36,7 +36,7 @@ class IFSpec:
         if self.t_max < 2:
             raise NeuroplastError(f"t_max must be >= 2, got {self.t_max}")
         if self.window is not None and not 1 <= self.window <= self.t_max:
-            raise NeuroplastError(f"window must be in [1, t_max={self.t_max}], got {self.window}")
+            raise NeuroplastError(f"model.window must be in [1, model.t_max={self.t_max}], got {self.window}")
         if self.tau_leak is not None and self.tau_leak < 1:
             raise NeuroplastError(f"tau_leak must be >= 1 (or null for no leak), got {self.tau_leak}")
         window_code(self.stdp_window)

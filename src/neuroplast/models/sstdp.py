@@ -114,6 +114,23 @@ class MinPool2d(nn.Module):
         return min_pool_times(t_in, self.kernel_size, self.stride)
 
 
+def _window_out(k: int, kind: str, shape: tuple[int, ...], kernel: int, stride: int, padding: int
+                ) -> tuple[int, int]:
+    """Output height and width of a conv / pool window over a ``(C, H, W)`` input; a window that does not fit
+    is named here, since the config cannot know the input size and torch would fail deep inside unfold."""
+    pad = f", padding {padding}" if kind == "conv" else ""
+    layer = f"layer {k} ({kind}, kernel {kernel}, stride {stride}{pad})"
+    if kernel < 1 or stride < 1 or padding < 0:
+        raise NeuroplastError(f"{layer}: kernel and stride must be >= 1 and padding >= 0")
+    c, h, w = shape
+    out = ((h + 2 * padding - kernel) // stride + 1, (w + 2 * padding - kernel) // stride + 1)
+    if min(out) < 1:
+        more = " or more padding" if kind == "conv" else ""
+        raise NeuroplastError(f"{layer} receives {c}x{h}x{w} and would produce no output positions; "
+                              f"use a kernel <= {min(h, w) + 2 * padding}{more}")
+    return out
+
+
 class SSTDPNet(nn.Module):
     """A stack of spike-once IF layers (linear / conv / min-pool / flatten) built from a list of layer specs.
 
@@ -142,18 +159,19 @@ class SSTDPNet(nn.Module):
             elif kind == "conv":
                 if len(shape) != 3:
                     raise NeuroplastError(f"layer {k}: conv needs an image input (C, H, W), got shape {shape}")
-                conv = SpikeOnceConv2d(shape[0], int(item["out"]), int(item["kernel"]), layer_spec,
-                                       int(item.get("stride", 1)), int(item.get("padding", 0)), lo, hi,
-                                       item.get("bias_times", ()))
-                mods.append(conv)
-                shape = (int(item["out"]), *conv.out_hw(shape[1], shape[2]))
+                kernel, stride, padding = int(item["kernel"]), int(item.get("stride", 1)), int(item.get("padding", 0))
+                out_hw = _window_out(k, kind, shape, kernel, stride, padding)
+                mods.append(SpikeOnceConv2d(shape[0], int(item["out"]), kernel, layer_spec, stride, padding, lo, hi,
+                                            item.get("bias_times", ())))
+                shape = (int(item["out"]), *out_hw)
             elif kind == "pool":
                 if len(shape) != 3:
                     raise NeuroplastError(f"layer {k}: pool needs an image input (C, H, W), got shape {shape}")
-                kpool = int(item["kernel"])
-                mods.append(MinPool2d(kpool, int(item.get("stride", kpool))))
-                s = int(item.get("stride", kpool))
-                shape = (shape[0], (shape[1] - kpool) // s + 1, (shape[2] - kpool) // s + 1)
+                kernel = int(item["kernel"])
+                stride = int(item.get("stride", kernel))
+                out_hw = _window_out(k, kind, shape, kernel, stride, 0)
+                mods.append(MinPool2d(kernel, stride))
+                shape = (shape[0], *out_hw)
             else:
                 raise NeuroplastError(f"layer {k}: unknown type {kind!r}; allowed: linear, conv, pool")
         self.layers = nn.ModuleList(mods)

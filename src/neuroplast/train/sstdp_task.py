@@ -46,12 +46,14 @@ class SSTDPTask:
 
     def load_data(self, train: bool = True):
         d = self.cfg.data
-        splits = []
+        splits, fell_back = [], False
         for split, limit in (("train", d.limit_train), ("test", d.limit_test)):
             if split == "train" and not train:
                 splits.append((None, None))
                 continue
-            x, y, self.data_used = load_image_split(d.dataset, split, d.root, self.options, limit, d.fallback)
+            x, y, self.data_used = load_image_split(d.dataset, split, d.root, self.options, limit, d.fallback,
+                                                    quiet=fell_back)
+            fell_back = fell_back or self.data_used != d.dataset
             if self.onoff:
                 x = on_off(x)
             splits.append((x, y))

@@ -119,6 +119,12 @@ def _train(cfg: RunConfig, dist: Context, resume_from: Path | None, command: str
     if resume_from is not None:
         ckpt = load_checkpoint(resume_from)
         load_states(ckpt, resume_from, model, optimizer)
+        # Checked once the checkpoint is known good, so a damaged one is still reported as such. A run killed
+        # between its last checkpoint and metrics.json is not complete: resuming it writes its final metrics.
+        if ckpt["epoch"] + 1 >= cfg.learning.epochs and (out / "metrics.json").is_file():
+            raise NeuroplastError(f"nothing to resume: the run in {str(out)!r} is complete (epoch {ckpt['epoch'] + 1}/"
+                                  f"{cfg.learning.epochs}); to train longer, start a new run: `neuroplast train "
+                                  f"{out / 'config.yaml'} --set learning.epochs=N --out NEW_DIR`")
         set_rng_state(ckpt["rng"])
         history, start_epoch, seconds = ckpt["history"], ckpt["epoch"] + 1, ckpt["seconds"]
         selected = ckpt.get("selected")
