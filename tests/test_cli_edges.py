@@ -26,10 +26,13 @@ def one_line_error(capsys) -> str:
     return err
 
 
-def fake_checkpoint(path, shapes):
-    """A checkpoint holding only weights of the given shapes: enough for the benchmark, which builds its own net."""
+def fake_checkpoint(path, shapes, t_max=8, window=7, thetas=(3.0, 40.0)):
+    """A checkpoint with weights of the given shapes and an SSTDP config (its t_max, window and thresholds):
+    enough for the benchmark, which builds its own network from them."""
     state = {f"layers.{i}.weight": torch.rand(*s) for i, s in enumerate(shapes)}
-    save_checkpoint(path, model=state, optimizer={}, rng={}, history=[], epoch=0, seconds=0.0, config={})
+    layers = [{"type": "linear", "out": s[0], "theta": th} for s, th in zip(shapes, thetas)]
+    config = {**TINY, "model": {"t_max": t_max, "window": window, "theta": thetas[0], "layers": layers}}
+    save_checkpoint(path, model=state, optimizer={}, rng={}, history=[], epoch=0, seconds=0.0, config=config)
     return path
 
 
@@ -65,12 +68,16 @@ def test_bench_takes_hidden_size_from_checkpoint(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("NEUROPLAST_DATA", str(tmp_path / "no-data"))
     ckpt = fake_checkpoint(tmp_path / "checkpoint.pt", [(12, 784), (10, 12)])
     out = tmp_path / "bench.json"
-    assert main(["bench", "sstdp", "--checkpoint", str(ckpt), "--batch", "2", "--t-max", "8", "--repeats", "1",
+    assert main(["bench", "sstdp", "--checkpoint", str(ckpt), "--batch", "2", "--repeats", "1",
                  "--out", str(out)]) == 0
-    assert json.loads(out.read_text())["setup"]["network"] == "784-12-10"
+    setup = json.loads(out.read_text())["setup"]
+    assert setup["network"] == "784-12-10"
+    assert (setup["t_max"], setup["window"], setup["theta"]) == (8, 7, [3.0, 40.0])  # the trained network's
     capsys.readouterr()
     assert main(["bench", "sstdp", "--checkpoint", str(ckpt), "--hidden", "400", "--out", str(out)]) == 2
     assert "784-12-10" in one_line_error(capsys)
+    assert main(["bench", "sstdp", "--checkpoint", str(ckpt), "--t-max", "255", "--out", str(out)]) == 2
+    assert "t_max 8" in one_line_error(capsys)
 
 
 def test_bench_refuses_other_shapes(tmp_path, capsys):

@@ -20,7 +20,7 @@ from neuroplast.bench.common import machine, median_time
 from neuroplast.errors import NeuroplastError
 from neuroplast.learning.sstdp import IFSpec, time_loss
 from neuroplast.models.sstdp import SSTDPNet
-from neuroplast.train.checkpoint import load_checkpoint, result_state
+from neuroplast.train.checkpoint import checkpoint_config, load_checkpoint, result_state
 
 
 def _inputs(batch: int, t_max: int):
@@ -38,15 +38,16 @@ def _inputs(batch: int, t_max: int):
         return encode_latency(x, t_max), torch.randint(0, 10, (batch,), generator=g), "random sparse images"
 
 
-def checkpoint_weights(path) -> tuple[dict, int]:
-    """``(state, H)`` of a trained 784-H-10 linear SSTDP checkpoint; any other network is refused in one line,
-    naming the shape it has, because the benchmark's network and inputs are MNIST's."""
-    state = result_state(load_checkpoint(path))
+def checkpoint_weights(path) -> tuple[dict, int, object]:
+    """``(state, H, config)`` of a trained 784-H-10 linear SSTDP checkpoint; any other network is refused in one
+    line, naming the shape it has, because the benchmark's network and inputs are MNIST's."""
+    ckpt = load_checkpoint(path)
+    state = result_state(ckpt)
     shapes = {k: tuple(v.shape) for k, v in state.items() if torch.is_tensor(v)}
     w0, w1 = shapes.get("layers.0.weight"), shapes.get("layers.1.weight")
     if (set(shapes) == {"layers.0.weight", "layers.1.weight"} and len(w0) == 2 and w0[1] == 784
             and w1 == (10, w0[0])):
-        return state, w0[0]
+        return state, w0[0], checkpoint_config(ckpt, path)
     chain = [shapes.get(f"layers.{i}.weight") for i in range(len(shapes))]
     if all(s is not None and len(s) == 2 for s in chain) and all(a[0] == b[1] for a, b in itertools.pairwise(chain)):
         has = "a " + "-".join(str(n) for n in [chain[0][1]] + [s[0] for s in chain]) + " network"
@@ -56,20 +57,25 @@ def checkpoint_weights(path) -> tuple[dict, int]:
                           "network (an MNIST-shaped SSTDP run such as results/sstdp-mnist), or no --checkpoint")
 
 
-def run(batch=64, t_max=255, hidden=None, repeats=7, checkpoint=None, out="benchmarks/results/sstdp-speed.json"):
-    """Time both paths; ``hidden`` defaults to the checkpoint's H, else 400 (the released network)."""
+def run(batch=64, t_max=None, hidden=None, repeats=7, checkpoint=None, out="benchmarks/results/sstdp-speed.json"):
+    """Time both paths. With a checkpoint the network is the trained one (its H, thresholds, t_max and window);
+    without, 784-400-10 at t_max 255 (``hidden`` / ``t_max`` change that) with the released initial weights."""
     torch.manual_seed(0)
-    state = None
+    state, thetas, window = None, (100.0, 100.0), None
     if checkpoint:
-        state, h = checkpoint_weights(checkpoint)
+        state, h, cfg = checkpoint_weights(checkpoint)
         if hidden is not None and hidden != h:
             raise NeuroplastError(f"--hidden {hidden} contradicts checkpoint {str(checkpoint)!r}, which is "
                                   f"784-{h}-10; leave --hidden out to take it from the checkpoint")
-        hidden = h
-    hidden = hidden or 400
-    layers = [{"type": "linear", "out": hidden, "theta": 100, "init": [0, 5]},
-              {"type": "linear", "out": 10, "theta": 100, "init": [0, 48]}]
-    spec = IFSpec(theta=100.0, t_max=t_max)
+        if t_max is not None and t_max != cfg.model.t_max:
+            raise NeuroplastError(f"--t-max {t_max} contradicts checkpoint {str(checkpoint)!r}, trained at t_max "
+                                  f"{cfg.model.t_max}; leave --t-max out to take it from the checkpoint")
+        hidden, t_max, window = h, cfg.model.t_max, cfg.model.window
+        thetas = tuple(float(item.get("theta", cfg.model.theta)) for item in cfg.model.layers)
+    hidden, t_max = hidden or 400, t_max or 255
+    layers = [{"type": "linear", "out": hidden, "theta": thetas[0], "init": [0, 5]},
+              {"type": "linear", "out": 10, "theta": thetas[1], "init": [0, 48]}]
+    spec = IFSpec(theta=thetas[0], t_max=t_max, window=window)
     ours = SSTDPNet((784,), layers, spec)
     if state is not None:
         ours.load_state_dict(state)
@@ -117,7 +123,8 @@ def run(batch=64, t_max=255, hidden=None, repeats=7, checkpoint=None, out="bench
                     "train_step_float_mlp": step_mlp},
         "train_step_vs_float_mlp": step_ours / step_mlp,
         "inference_samples_per_second": {"batch_%d" % batch: batch / fwd_ours, "batch_%d" % len(big): len(big) / fwd_big},
-        "setup": {"network": f"784-{hidden}-10", "t_max": t_max, "batch": batch, "inputs": source,
+        "setup": {"network": f"784-{hidden}-10", "t_max": t_max, "window": spec.steps, "theta": list(thetas),
+                  "batch": batch, "inputs": source,
                   "weights": checkpoint or "initial U[0,5) / U[0,48)",
                   "reference": "time-stepped forward (dense matmul per step) + materialised pair-tensor backward",
                   "ours": "event-driven forward + compiled SSTDP backward (numba)", "repeats": repeats,
@@ -152,7 +159,7 @@ def _at_least(low: int):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="neuroplast bench sstdp", description=__doc__)
     p.add_argument("--batch", type=_at_least(1), default=64)
-    p.add_argument("--t-max", type=_at_least(2), default=255)
+    p.add_argument("--t-max", type=_at_least(2), help="latency range (default: the checkpoint's, else 255)")
     p.add_argument("--hidden", type=_at_least(1), help="hidden neurons H (default: the checkpoint's, else 400)")
     p.add_argument("--repeats", type=_at_least(1), default=7)
     p.add_argument("--checkpoint", help="take weights from a trained SSTDP 784-H-10 checkpoint")
