@@ -133,3 +133,18 @@ def test_validation_folds_are_disjoint_stratified_blocks_that_cover_the_set():
     data["data"]["validation_fold"] = 1
     with pytest.raises(NeuroplastError, match="set data.validation"):
         load_config(data=data)
+
+
+def test_k_folds_cover_classes_whose_size_k_does_not_divide():
+    """Caltech's 399 training motorbikes: round(0.2 x 399) = 80 per fold would need 400 for fold 4; the last of
+    the five folds takes the remaining 79 instead, and 401 samples would give it 81 (none is never held out)."""
+    for n1 in (399, 401):
+        labels = torch.cat([torch.zeros(217, dtype=torch.long), torch.ones(n1, dtype=torch.long)])
+        folds = [hold_out(labels, 0.2, fold)[1] for fold in range(5)]
+        assert torch.equal(torch.sort(torch.cat(folds)).values, torch.arange(len(labels)))
+        assert [int((labels[f] == 1).sum()) for f in folds] == [80] * 4 + [n1 - 320]
+    with pytest.raises(NeuroplastError, match="use folds 0 to 4"):
+        hold_out(labels, 0.2, 5)
+    assert hold_out(labels, 0.3, 2)[1].numel() > 0  # not 1/K: whole blocks only
+    with pytest.raises(NeuroplastError, match="use folds 0 to 2"):
+        hold_out(labels, 0.3, 3)

@@ -26,17 +26,21 @@ def hold_out(labels: torch.Tensor, fraction: float, fold: int = 0) -> tuple[torc
     labels = torch.as_tensor(labels)
     g = torch.Generator().manual_seed(HOLDOUT_SEED)
     held = []
+    folds = round(1 / fraction)
+    exact = abs(folds * fraction - 1.0) < 1e-9  # fraction 1/K: the K folds together cover every sample
     for c in torch.unique(labels).tolist():
         members = torch.nonzero(labels == c).flatten()
-        k = max(1, round(fraction * len(members)))
-        if k >= len(members):
-            raise NeuroplastError(f"data.validation {fraction} would hold out all {len(members)} training samples of "
+        n = len(members)
+        k = max(1, round(fraction * n))
+        if k >= n:
+            raise NeuroplastError(f"data.validation {fraction} would hold out all {n} training samples of "
                                   f"class {c}; lower it or train on more data (data.limit_train)")
-        if (fold + 1) * k > len(members):
+        last = folds - 1 if exact and (folds - 1) * k < n else n // k - 1
+        if fold > last:
             raise NeuroplastError(f"data.validation_fold {fold} needs {(fold + 1) * k} samples of class {c}, which has "
-                                  f"{len(members)}: with data.validation {fraction} use folds 0 to "
-                                  f"{len(members) // k - 1}")
-        held.append(members[torch.randperm(len(members), generator=g)[fold * k:(fold + 1) * k]])
+                                  f"{n}: with data.validation {fraction} use folds 0 to {last}")
+        end = n if exact and fold == folds - 1 else (fold + 1) * k  # the last of K folds takes the remainder
+        held.append(members[torch.randperm(n, generator=g)[fold * k:end]])
     val = torch.sort(torch.cat(held)).values
     keep = torch.ones(len(labels), dtype=torch.bool)
     keep[val] = False
