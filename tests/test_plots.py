@@ -33,6 +33,7 @@ def test_drawing_functions_write_png(tmp_path):
     pred = np.where(rng.random(50) < 0.1, -1, y)
     assert _is_png(plots.confusion_matrix(y, pred, 4, tmp_path / "c.png", "cm"))
     assert _is_png(plots.receptive_fields(rng.normal(size=(6, 2 * 5 * 7)), (2, 5, 7), tmp_path / "f.png"))
+    assert _is_png(plots.receptive_fields(rng.normal(size=(6, 2 * 5 * 7)), (2, 5, 7), tmp_path / "g.png", onoff=True))
     assert _is_png(plots.speech_frontend(rng.random((12, 9)), rng.random((40, 9)) < 0.1, tmp_path / "s.png",
                                          step_seconds=1.6e-3))
     model = ScSrSNN.from_preset("scsr-bip", 5, 3, hidden=(6, 4))

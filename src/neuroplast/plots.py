@@ -152,14 +152,16 @@ def intrinsic_distributions(model, path: Path, title: str = "") -> Path:
 
 
 def receptive_fields(weight: np.ndarray, input_shape: tuple[int, ...], path: Path, title: str = "",
-                     max_neurons: int = 64) -> Path:
-    """First-layer weights of each neuron reshaped to the input image (first channel), in a grid."""
+                     max_neurons: int = 64, onoff: bool = False) -> Path:
+    """First-layer weights of each neuron reshaped to the input image (first channel), in a grid. With ``onoff``
+    (the second half of the channels holds the negatives) a field is its first ON channel minus the matching OFF
+    one: a neuron's preference for light over dark, which the ON half alone would hide."""
     weight = np.asarray(weight)
     n = min(len(weight), max_neurons)
     shape = tuple(input_shape)
     images = weight[:n].reshape(n, *shape)
     if images.ndim == 4:
-        images = images[:, 0]
+        images = images[:, 0] - images[:, images.shape[1] // 2] if onoff else images[:, 0]
     cols = math.ceil(math.sqrt(n * images.shape[1] / images.shape[2])) if images.shape[2] else 1
     cols = max(1, min(n, cols))
     rows = math.ceil(n / cols)
@@ -334,7 +336,9 @@ def plot_result(result_dir: Path, data: bool = True, log=print) -> list[Path]:
             shape = (first.c_in, first.kernel_size, first.kernel_size)
         elif (result_dir / "metrics.json").is_file():
             shape = tuple(json.loads((result_dir / "metrics.json").read_text()).get("input_shape", shape))
-        paths.append(receptive_fields(weight, shape, result_dir / "receptive_fields.png", name))
+        onoff = bool(cfg.data.options.get("onoff")) and not hasattr(first, "c_in")
+        paths.append(receptive_fields(weight, shape, result_dir / "receptive_fields.png",
+                                      name + (" (ON - OFF)" if onoff else ""), onoff=onoff))
     else:
         paths.append(intrinsic_distributions(model, result_dir / "intrinsic_parameters.png",
                                              f"{name}: intrinsic parameters per neuron"))
