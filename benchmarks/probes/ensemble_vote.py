@@ -24,7 +24,7 @@ def member_times(folder: str):
     model.eval()
     with torch.no_grad():
         t = torch.cat([model(task.inputs(x_test[i:i + 1000])) for i in range(0, len(x_test), 1000)])
-    return t, y_test, task.t_max if hasattr(task, "t_max") else cfg.model.t_max
+    return t, y_test, cfg.model.t_max
 
 
 def main():

@@ -15,23 +15,16 @@ import json
 import sys
 
 import torch
+from scipy.stats import rankdata
 
 from neuroplast.train.trainer import evaluate
 from probe_loop import load_run, train_epochs
 
 
 def equalise(x: torch.Tensor) -> torch.Tensor:
-    flat = x.reshape(len(x), -1).double()
-    order = flat.argsort(dim=1, stable=True)
-    ranks = torch.empty_like(flat)
-    ranks.scatter_(1, order, torch.arange(flat.shape[1], dtype=flat.dtype).expand_as(flat).contiguous())
-    out = torch.empty_like(flat)
-    for i in range(len(flat)):
-        values, inverse = torch.unique(flat[i], return_inverse=True)
-        mean_rank = torch.zeros(len(values), dtype=flat.dtype).index_add_(0, inverse, ranks[i])
-        mean_rank /= torch.bincount(inverse, minlength=len(values))
-        out[i] = mean_rank[inverse]
-    return (out / (flat.shape[1] - 1)).reshape(x.shape).to(x.dtype)
+    flat = x.reshape(len(x), -1).double().numpy()
+    ranks = rankdata(flat, method="average", axis=1) - 1
+    return torch.from_numpy(ranks / (flat.shape[1] - 1)).reshape(x.shape).to(x.dtype)
 
 
 def mean_match(x: torch.Tensor, target: float) -> torch.Tensor:

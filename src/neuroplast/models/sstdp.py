@@ -73,6 +73,11 @@ class SpikeOnceLinear(nn.Module):
         return f"{self.n_in} -> {self.n_out}, theta={self.spec.theta}, t_max={self.spec.t_max}{bias}"
 
 
+def window_hw(h: int, w: int, kernel: int, stride: int, padding: int = 0) -> tuple[int, int]:
+    """Output height and width of a sliding window over an ``h x w`` map (conv and min-pool alike)."""
+    return (h + 2 * padding - kernel) // stride + 1, (w + 2 * padding - kernel) // stride + 1
+
+
 class SpikeOnceConv2d(SpikeOnceLinear):
     """Convolutional spike-once IF layer: the linear kernel applied to unfolded patches of input times."""
 
@@ -89,8 +94,7 @@ class SpikeOnceConv2d(SpikeOnceLinear):
         return self._with_bias(patches.transpose(1, 2).reshape(-1, self.n_in)), per
 
     def out_hw(self, h, w):
-        k, s, p = self.kernel_size, self.stride, self.padding
-        return (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+        return window_hw(h, w, self.kernel_size, self.stride, self.padding)
 
     def forward(self, t_in, theta_scale: float = 1.0):
         rows, per = self.rows(t_in)
@@ -123,7 +127,7 @@ def _window_out(k: int, kind: str, shape: tuple[int, ...], kernel: int, stride: 
     if kernel < 1 or stride < 1 or padding < 0:
         raise NeuroplastError(f"{layer}: kernel and stride must be >= 1 and padding >= 0")
     c, h, w = shape
-    out = ((h + 2 * padding - kernel) // stride + 1, (w + 2 * padding - kernel) // stride + 1)
+    out = window_hw(h, w, kernel, stride, padding)
     if min(out) < 1:
         more = " or more padding" if kind == "conv" else ""
         raise NeuroplastError(f"{layer} receives {c}x{h}x{w} and would produce no output positions; "
