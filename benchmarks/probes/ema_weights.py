@@ -16,13 +16,12 @@ import json
 import sys
 
 from neuroplast.train.trainer import evaluate
-from probe_loop import load_run, train_epochs
+from probe_loop import build, load_run, train_epochs
 
 
 def main(config: str, decays: list[float], overrides: list[str]):
     cfg, task, (x_train, y_train), (x_val, y_val), (x_test, y_test) = load_run(config, overrides)
-    model = task.build_model()
-    optimizer = task.optimizer(model)
+    model, optimizer = build(task, x_train)
     averages = {d: {k: v.detach().double().clone() for k, v in model.state_dict().items()} for d in decays}
 
     def average(model):

@@ -21,6 +21,13 @@ def load_run(config: str, overrides: list[str]):
     return cfg, task, (x_train[kept], y_train[kept]), (x_train[held], y_train[held]), test
 
 
+def build(task, x_train):
+    """Model and optimizer as ``neuroplast train`` starts them, data-dependent init (``templates``) included."""
+    model = task.build_model()
+    task.init_from_data(model, x_train)
+    return model, task.optimizer(model)
+
+
 def train_epochs(cfg, task, model, optimizer, x_train, y_train, after_step=None, after_epoch=None):
     """Every epoch of ``cfg`` as ``neuroplast train`` runs it (same shuffles, hooks, dead-neuron re-initialisation).
 
