@@ -152,10 +152,11 @@ def intrinsic_distributions(model, path: Path, title: str = "") -> Path:
 
 
 def receptive_fields(weight: np.ndarray, input_shape: tuple[int, ...], path: Path, title: str = "",
-                     max_neurons: int = 64, onoff: bool = False) -> Path:
+                     max_neurons: int = 64, onoff: bool = False, unit: str = "neurons") -> Path:
     """First-layer weights of each neuron reshaped to the input image (first channel), in a grid. With ``onoff``
     (the second half of the channels holds the negatives) a field is its first ON channel minus the matching OFF
-    one: a neuron's preference for light over dark, which the ON half alone would hide."""
+    one: a neuron's preference for light over dark, which the ON half alone would hide. ``unit`` names what a
+    field belongs to in the title (a conv layer's fields are its filters)."""
     weight = np.asarray(weight)
     n = min(len(weight), max_neurons)
     shape = tuple(input_shape)
@@ -172,7 +173,7 @@ def receptive_fields(weight: np.ndarray, input_shape: tuple[int, ...], path: Pat
         ax.axis("off")
         if k < n:
             ax.imshow(images[k], cmap="viridis", interpolation="nearest")
-    fig.suptitle(f"{title} first-layer receptive fields ({n} of {len(weight)} neurons)".strip(), fontsize=10)
+    fig.suptitle(f"{title} first-layer receptive fields ({n} of {len(weight)} {unit})".strip(), fontsize=10)
     return _save(fig, path, dpi=80)
 
 
@@ -338,7 +339,8 @@ def plot_result(result_dir: Path, data: bool = True, log=print) -> list[Path]:
             shape = tuple(json.loads((result_dir / "metrics.json").read_text()).get("input_shape", shape))
         onoff = bool(cfg.data.options.get("onoff")) and not hasattr(first, "c_in")
         paths.append(receptive_fields(weight, shape, result_dir / "receptive_fields.png",
-                                      name + (" (ON - OFF)" if onoff else ""), onoff=onoff))
+                                      name + (" (ON - OFF)" if onoff else ""), onoff=onoff,
+                                      unit="filters" if hasattr(first, "c_in") else "neurons"))
     else:
         paths.append(intrinsic_distributions(model, result_dir / "intrinsic_parameters.png",
                                              f"{name}: intrinsic parameters per neuron"))
