@@ -223,6 +223,9 @@ class TrainConfig(_Strict):
     stop_after: int | None = Field(None, ge=1, description="stop after this many epochs; `resume` continues")
     keep: Literal["last", "best"] = Field("last", description="the model a run reports: the last epoch's, or the "
                                           "evaluated epoch with the best validation accuracy (needs data.validation)")
+    average: float | None = Field(None, gt=0, lt=1, description="decay per optimizer step of a moving average of "
+                                  "the weights; the average is evaluated, selected and reported, training continues "
+                                  "on the live weights (null: off)")
 
 
 class RunConfig(_Strict):

@@ -106,9 +106,10 @@ def checkpoint_config(content: dict, path: Path):
 
 
 def result_state(content: dict) -> dict:
-    """The weights a result stands for: the selected epoch's (``train.keep: best``) or else the last epoch's."""
+    """The weights a result stands for: the selected epoch's (``train.keep: best``) or else the last epoch's, and
+    of those the moving average where the run kept one (``train.average``)."""
     selected = content.get("selected")
-    return selected["model"] if selected else content["model"]
+    return selected["model"] if selected else (content.get("average") or content["model"])
 
 
 def load_states(content: dict, path: Path, model, optimizer=None):

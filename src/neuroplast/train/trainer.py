@@ -12,6 +12,7 @@ import json
 import shlex
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -20,6 +21,7 @@ from neuroplast.config import RunConfig, dump_config
 from neuroplast.data.holdout import hold_out
 from neuroplast.errors import NeuroplastError
 from neuroplast.train import distributed
+from neuroplast.train.averaging import WeightAverage
 from neuroplast.train.checkpoint import (atomic_write_bytes, checkpoint_config, load_checkpoint, load_states,
                                          rng_state, save_checkpoint, set_rng_state)
 from neuroplast.train.distributed import Context
@@ -114,6 +116,7 @@ def _train(cfg: RunConfig, dist: Context, resume_from: Path | None, command: str
     task.init_from_data(model, x_train)
     dist.broadcast_parameters(model)
     optimizer = task.optimizer(model)
+    average = WeightAverage(model, cfg.train.average) if cfg.train.average else None
     history, start_epoch, seconds, selected = [], 0, 0.0, None
     # Nothing is written before data and model are known good, so a bad input leaves the folder as it was.
     if resume_from is not None:
@@ -125,6 +128,8 @@ def _train(cfg: RunConfig, dist: Context, resume_from: Path | None, command: str
             raise NeuroplastError(f"nothing to resume: the run in {str(out)!r} is complete (epoch {ckpt['epoch'] + 1}/"
                                   f"{cfg.learning.epochs}); to train longer, start a new run: `neuroplast train "
                                   f"{out / 'config.yaml'} --set learning.epochs=N --out NEW_DIR`")
+        if average is not None:
+            average.load(ckpt.get("average"), f"checkpoint {str(resume_from)!r}")
         set_rng_state(ckpt["rng"])
         history, start_epoch, seconds = ckpt["history"], ckpt["epoch"] + 1, ckpt["seconds"]
         selected = ckpt.get("selected")
@@ -148,19 +153,23 @@ def _train(cfg: RunConfig, dist: Context, resume_from: Path | None, command: str
         for epoch in range(start_epoch, cfg.learning.epochs):
             tic = time.perf_counter()
             sums = train_epoch(cfg, task, model, optimizer, x_train, y_train, epoch, dist=dist,
-                               progress=cfg.train.progress and main)
+                               progress=cfg.train.progress and main, after_step=average.update if average is not None else None)
             check_finite(model, f"after epoch {epoch + 1}")
             record = {"epoch": epoch + 1, **{f"train_{k}": v for k, v in task.summarise(sums, n).items()}}
             last = epoch + 1 == cfg.learning.epochs
             if (epoch + 1) % cfg.train.eval_every == 0 or last:
-                if x_val is not None:
-                    record.update({f"val_{k}": v for k, v in evaluate(task, model, x_val, y_val, dist=dist).items()})
-                record.update({f"test_{k}": v for k, v in evaluate(task, model, x_test, y_test,
-                                                                   progress=cfg.train.progress, dist=dist).items()})
-                # Taken before epoch_end changes the model (dead-neuron re-init): the state that was evaluated.
-                if cfg.train.keep == "best" and (selected is None or record["val_accuracy"] > selected["val_accuracy"]):
-                    selected = {"epoch": epoch + 1, "val_accuracy": record["val_accuracy"],
-                                "model": {k: v.detach().clone() for k, v in model.state_dict().items()}}
+                # With train.average the averaged weights are what is evaluated and kept.
+                with average.applied(model) if average is not None else nullcontext():
+                    if x_val is not None:
+                        record.update({f"val_{k}": v
+                                       for k, v in evaluate(task, model, x_val, y_val, dist=dist).items()})
+                    record.update({f"test_{k}": v for k, v in evaluate(task, model, x_test, y_test,
+                                                                       progress=cfg.train.progress, dist=dist).items()})
+                    # Taken before epoch_end changes the model (dead-neuron re-init): the state that was evaluated.
+                    if cfg.train.keep == "best" and (selected is None
+                                                     or record["val_accuracy"] > selected["val_accuracy"]):
+                        selected = {"epoch": epoch + 1, "val_accuracy": record["val_accuracy"],
+                                    "model": {k: v.detach().clone() for k, v in model.state_dict().items()}}
             if not last:
                 record.update(task.epoch_end(model, sums, n))
                 dist.broadcast_parameters(model)
@@ -172,7 +181,8 @@ def _train(cfg: RunConfig, dist: Context, resume_from: Path | None, command: str
                 log("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
                 save_checkpoint(out / "checkpoint.pt", model=model.state_dict(), optimizer=optimizer.state_dict(),
                                 rng=rng_state(), history=history, epoch=epoch, seconds=seconds,
-                                config=cfg.model_dump(mode="json"), data_used=task.data_used, selected=selected)
+                                config=cfg.model_dump(mode="json"), data_used=task.data_used, selected=selected,
+                                average=average.state if average is not None else None)
             if cfg.train.stop_after and epoch + 1 >= cfg.train.stop_after and not last:
                 say(f"neuroplast: stopped after epoch {epoch + 1} (train.stop_after); "
                     f"`neuroplast resume {out}` continues")
@@ -186,6 +196,8 @@ def _train(cfg: RunConfig, dist: Context, resume_from: Path | None, command: str
     if selected is not None:
         chosen = next(h for h in history if h["epoch"] == selected["epoch"])
         model.load_state_dict(selected["model"])
+    elif average is not None:
+        model.load_state_dict(average.model_state(model.state_dict()))
     final = {k[len("test_"):]: v for k, v in chosen.items() if k.startswith("test_")}
     metrics = {"name": cfg.name, "method": cfg.method, "dataset": task.data_used, **_test_names(final),
                "epochs": cfg.learning.epochs, "seconds": round(seconds, 2), "command": command,
