@@ -15,19 +15,19 @@ from neuroplast.errors import NeuroplastError
 
 
 class WeightAverage:
-    """``avg <- decay * avg + (1 - decay) * w`` after every optimizer step, in float64; other buffers are copied."""
+    """``avg <- decay * avg + (1 - decay) * w`` after every optimizer step, in the weights' own dtype (so a
+    checkpoint holding it is twice, not three times, the model's size); other buffers are copied."""
 
     def __init__(self, model: torch.nn.Module, decay: float):
         if not 0 < decay < 1:
             raise NeuroplastError(f"train.average must be a decay per step in (0, 1), got {decay}")
         self.decay = decay
-        self.state = {k: (v.detach().double() if v.is_floating_point() else v.detach()).clone()
-                      for k, v in model.state_dict().items()}
+        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
     def update(self, model: torch.nn.Module):
         for k, v in model.state_dict().items():
             if v.is_floating_point():
-                self.state[k].mul_(self.decay).add_(v.detach().double(), alpha=1 - self.decay)
+                self.state[k].mul_(self.decay).add_(v.detach(), alpha=1 - self.decay)
             else:
                 self.state[k].copy_(v)
 
