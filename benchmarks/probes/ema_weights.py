@@ -9,7 +9,8 @@ held-out training samples are scored too (``val_*``), as for the mel front end (
     NEUROPLAST_DATA=../shared/data python benchmarks/probes/ema_weights.py configs/scsr-fsdd-mel.yaml \
         0.99,0.995,0.998 data.validation=0.1 seed=0
 
-Prints one JSON line per epoch.
+Prints one JSON line per epoch. The trainer option ``train.average`` (session 18) keeps one such average in the
+weights' dtype; this probe keeps several in float64, as its committed outputs were made.
 """
 
 import json

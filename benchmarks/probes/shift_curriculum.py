@@ -28,6 +28,7 @@ def main(config: str, switches: list[int], overrides: list[str]):
     cfg, task, (x_train, y_train), (x_val, y_val), (x_test, y_test) = load_run(config, overrides)
     model, optimizer = build(task, x_train)
     shift, epochs = task.shift, cfg.learning.epochs
+    snapshots = {}  # switch epoch -> the trunk's (weights, optimizer, torch RNG) entering it
 
     def report(switch, epoch):
         row = {"switch": switch, "epoch": epoch + 1, "test": evaluate(task, model, x_test, y_test)["accuracy"]}
@@ -47,7 +48,6 @@ def main(config: str, switches: list[int], overrides: list[str]):
             if epoch + 1 < epochs:
                 task.epoch_end(model, sums, len(x_train))
 
-    snapshots = {}
     run(0, None)
     for switch in switches:
         weights, opt_state, rng = snapshots[switch]

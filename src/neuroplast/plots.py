@@ -332,15 +332,15 @@ def plot_result(result_dir: Path, data: bool = True, log=print) -> list[Path]:
     if cfg.method == "sstdp":
         first = model.if_layers()[0]
         weight = first.weight.detach().cpu().numpy()
-        shape = model.input_shape
-        if hasattr(first, "c_in"):
+        shape, conv = model.input_shape, hasattr(first, "c_in")
+        if conv:
             shape = (first.c_in, first.kernel_size, first.kernel_size)
         elif (result_dir / "metrics.json").is_file():
             shape = tuple(json.loads((result_dir / "metrics.json").read_text()).get("input_shape", shape))
-        onoff = bool(cfg.data.options.get("onoff")) and not hasattr(first, "c_in")
+        onoff = bool(cfg.data.options.get("onoff")) and not conv
         paths.append(receptive_fields(weight, shape, result_dir / "receptive_fields.png",
                                       name + (" (ON - OFF)" if onoff else ""), onoff=onoff,
-                                      unit="filters" if hasattr(first, "c_in") else "neurons"))
+                                      unit="filters" if conv else "neurons"))
     else:
         paths.append(intrinsic_distributions(model, result_dir / "intrinsic_parameters.png",
                                              f"{name}: intrinsic parameters per neuron"))

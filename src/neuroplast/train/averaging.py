@@ -34,8 +34,8 @@ class WeightAverage:
     def load(self, state: dict | None, where: str):
         """Restore the average a checkpoint saved (resume); a checkpoint without one cannot resume averaging."""
         if not isinstance(state, dict) or state.keys() != self.state.keys():
-            raise NeuroplastError(f"{where} holds no weight average for this model, so `train.average` cannot resume "
-                                  "from it; start a new run (or resume without changing the config)")
+            raise NeuroplastError(f"{where} holds no weight average for this model although its config asks for one "
+                                  "(`train.average`); the file was edited or damaged: start a new run")
         self.state = {k: v.clone() for k, v in state.items()}
 
     def model_state(self, like: dict) -> dict:

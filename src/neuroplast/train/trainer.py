@@ -117,6 +117,7 @@ def _train(cfg: RunConfig, dist: Context, resume_from: Path | None, command: str
     dist.broadcast_parameters(model)
     optimizer = task.optimizer(model)
     average = WeightAverage(model, cfg.train.average) if cfg.train.average else None
+    after_step = average.update if average is not None else None
     history, start_epoch, seconds, selected = [], 0, 0.0, None
     # Nothing is written before data and model are known good, so a bad input leaves the folder as it was.
     if resume_from is not None:
@@ -153,7 +154,7 @@ def _train(cfg: RunConfig, dist: Context, resume_from: Path | None, command: str
         for epoch in range(start_epoch, cfg.learning.epochs):
             tic = time.perf_counter()
             sums = train_epoch(cfg, task, model, optimizer, x_train, y_train, epoch, dist=dist,
-                               progress=cfg.train.progress and main, after_step=average.update if average is not None else None)
+                               progress=cfg.train.progress and main, after_step=after_step)
             check_finite(model, f"after epoch {epoch + 1}")
             record = {"epoch": epoch + 1, **{f"train_{k}": v for k, v in task.summarise(sums, n).items()}}
             last = epoch + 1 == cfg.learning.epochs
