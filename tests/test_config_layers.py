@@ -49,6 +49,8 @@ BAD = {
     "lr nan": (_linear(lr=NAN), 0, "lr", "nan"),
     "lr inf": (_linear(lr=INF), 0, "lr", "inf"),
     "lr a string": (_linear(lr="fast"), 0, "lr", "'fast'"),
+    "weight_decay negative": (_linear(weight_decay=-1e-4), 0, "weight_decay", "-0.0001"),
+    "weight_decay nan": (_linear(weight_decay=NAN), 0, "weight_decay", "nan"),
     "templates nan": (_linear(templates=NAN), 0, "templates", "nan"),
     "templates negative": (_linear(templates=-1), 0, "templates", "-1"),
     "dropout a string": (_linear(dropout="x"), 0, "dropout", "'x'"),
@@ -101,7 +103,7 @@ def test_a_missing_layer_key_is_named(layers, message):
 
 def test_good_layer_specs_still_pass():
     layers = [{"type": "conv", "out": 8, "kernel": 3, "stride": 2, "padding": 1, "init": [0, 2.5], "theta": 30,
-               "lr": 0.5, "dropout": 0.0, "templates": 2, "normalise": "map", "bias_times": [0, 3]},
+               "lr": 0.5, "weight_decay": 0.0, "dropout": 0.0, "templates": 2, "normalise": "map", "bias_times": [0, 3]},
               {"type": "pool", "kernel": 2, "stride": 1},
               {"type": "linear", "out": 10, "init": (-1, -1), "theta": 1000.0}]
     assert load_config(data=_config(layers)).model.layers == layers

@@ -144,6 +144,25 @@ def test_optimizer_momentum_and_adam_are_config_choices():
     assert isinstance(opt, torch.optim.Adam) and [g["lr"] for g in opt.param_groups] == [0.01, 2.0]
 
 
+def test_a_layer_weight_decay_overrides_the_global_one_for_that_layer_only():
+    cfg = validate_config({"name": "t", "method": "sstdp", "data": {"dataset": "digits"},
+                           "model": {"layers": [{"type": "linear", "out": 12, "weight_decay": 0.0},
+                                                {"type": "linear", "out": 10, "lr": 2.0}]},
+                           "learning": {"lr": 10.0, "weight_decay": 1e-3}})
+    t = SSTDPTask(cfg)
+    t.input_shape, t.n_classes = (1, 8, 8), 10
+    model = t.build_model()
+    opt = t.optimizer(model)
+    assert [g["weight_decay"] for g in opt.param_groups] == [0.0, 1e-3]
+    before = [layer.weight.detach().clone() for layer in model.if_layers()]
+    for layer in model.if_layers():
+        layer.weight.grad = torch.zeros_like(layer.weight)
+    opt.step()
+    after = [layer.weight.detach() for layer in model.if_layers()]
+    assert torch.equal(after[0], before[0])
+    torch.testing.assert_close(after[1], before[1] * (1 - 2.0 * 1e-3))
+
+
 @pytest.mark.parametrize("learning, field", [({"optimizer": "rmsprop"}, "optimizer"), ({"momentum": 1.0}, "momentum"),
                                              ({"optimizer": "adam", "momentum": 0.9}, "momentum applies to .*sgd")])
 def test_bad_optimizer_settings_are_named(learning, field):

@@ -61,8 +61,8 @@ class SSTDPModelConfig(_Strict):
         return layers
 
 
-_LAYER_KEYS = {"type", "out", "kernel", "stride", "padding", "theta", "init", "lr", "normalise", "dropout",
-               "bias_times", "templates"}
+_LAYER_KEYS = {"type", "out", "kernel", "stride", "padding", "theta", "init", "lr", "weight_decay", "normalise",
+               "dropout", "bias_times", "templates"}
 
 
 def _integer(value) -> bool:
@@ -112,6 +112,9 @@ def _layer_problem(k: int, item: dict) -> str | None:
         return "'padding' must be an integer >= 0" + got("padding")
     if "lr" in item and (not _finite(item["lr"]) or item["lr"] <= 0):
         return "lr must be a finite number > 0; it overrides learning.lr for this layer" + got("lr")
+    if "weight_decay" in item and (not _finite(item["weight_decay"]) or item["weight_decay"] < 0):
+        return ("weight_decay must be a finite number >= 0; it overrides learning.weight_decay for this layer"
+                + got("weight_decay"))
     if "dropout" in item:
         if kind == "pool":
             return "dropout is for linear / conv layers, not pool"

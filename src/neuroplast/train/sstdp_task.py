@@ -126,12 +126,14 @@ class SSTDPTask:
             first.weight[:, :first.n_in] = (float(scale) * rows[pick]).to(first.weight.dtype)
 
     def optimizer(self, model):
-        """SGD (or Adam); a layer spec's ``lr`` overrides ``learning.lr`` (conv layers sum their update over
-        positions)."""
+        """SGD (or Adam); a layer spec's ``lr`` and ``weight_decay`` override ``learning.lr`` and
+        ``learning.weight_decay`` (conv layers sum their update over positions; a layer may need its own decay)."""
         lrn = self.cfg.learning
         specs = [item for item in self.cfg.model.layers if item.get("type", "linear") != "pool"]
-        rates = [float(item.get("lr", lrn.lr)) for item in specs]
-        groups = [{"params": [layer.weight], "lr": lr, "base_lr": lr} for layer, lr in zip(model.if_layers(), rates)]
+        groups = [{"params": [layer.weight], "lr": float(item.get("lr", lrn.lr)),
+                   "base_lr": float(item.get("lr", lrn.lr)),
+                   "weight_decay": float(item.get("weight_decay", lrn.weight_decay))}
+                  for layer, item in zip(model.if_layers(), specs)]
         if lrn.optimizer == "adam":
             return torch.optim.Adam(groups, lr=lrn.lr, weight_decay=lrn.weight_decay)
         return torch.optim.SGD(groups, lr=lrn.lr, momentum=lrn.momentum, weight_decay=lrn.weight_decay)
