@@ -208,6 +208,18 @@ def test_sstdp_late_bias_spikes_warn_on_export_and_round_trip(tmp_path):
     assert torch.equal(net(t), back(t))
 
 
+def test_sstdp_winners_warn_on_export_and_round_trip(tmp_path):
+    torch.manual_seed(3)
+    layers = [{"type": "linear", "out": 12, "init": [0, 2], "winners": 3}, {"type": "linear", "out": 4, "init": [0, 3]}]
+    net = SSTDPNet((8,), layers, IFSpec(3.0, 20))
+    with pytest.warns(NIRSemanticsWarning, match="lateral inhibition"):
+        path = write_nir(net, tmp_path / "wta.nir")
+    with pytest.warns(NIRSemanticsWarning):
+        back = import_nir(path)
+    t = torch.randint(0, 20, (6, 8)).float()
+    assert torch.equal(net(t), back(t))
+
+
 def test_bare_if_graph_is_refused():
     graph = nir.NIRGraph.from_list(nir.Linear(weight=np.ones((2, 3))),
                                    nir.IF(r=np.ones(2), v_threshold=np.ones(2)))

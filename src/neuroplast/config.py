@@ -62,7 +62,7 @@ class SSTDPModelConfig(_Strict):
 
 
 _LAYER_KEYS = {"type", "out", "kernel", "stride", "padding", "theta", "init", "lr", "weight_decay", "normalise",
-               "dropout", "bias_times", "templates"}
+               "dropout", "bias_times", "templates", "winners"}
 
 
 def _integer(value) -> bool:
@@ -133,6 +133,13 @@ def _layer_problem(k: int, item: dict) -> str | None:
         times = item["bias_times"]
         if not isinstance(times, list) or not all(_integer(t) and t >= 0 for t in times):
             return "bias_times is for linear / conv layers, a list of integer steps >= 0" + got("bias_times")
+    if "winners" in item:
+        if kind != "linear":
+            return f"winners is for linear layers, not {kind}"
+        n = item["winners"]
+        if not _integer(n) or n < 1 or ("out" in item and _integer(item["out"]) and n >= item["out"]):
+            return ("winners must be an integer in [1, out - 1], how many of the layer's earliest spikes pass"
+                    + got("winners"))
     if "templates" in item:
         if k != 0:
             return f"templates is for the first layer only (layer 0), not layer {k}"

@@ -257,6 +257,11 @@ def _sstdp_to_nir(net, dt: float):
         warnings.warn(f"layers {omitted} have bias spikes after step 0, which NIR nodes cannot express: the graph's "
                       "nodes omit them (neuroplast's import restores them from the metadata)", NIRSemanticsWarning,
                       stacklevel=3)
+    inhibited = [k for k, n in enumerate(net.winners) if n is not None]
+    if inhibited:
+        warnings.warn(f"layers {inhibited} let only their first `winners` spikes through (lateral inhibition), which "
+                      "NIR nodes cannot express: the graph's nodes omit it (neuroplast's import restores it from the "
+                      "metadata)", NIRSemanticsWarning, stacklevel=3)
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata={META_KEY: json.dumps(meta)})
 
 

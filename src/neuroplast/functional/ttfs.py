@@ -153,6 +153,16 @@ def min_pool_times(t_in: torch.Tensor, kernel_size: int, stride: int | None = No
     return -F.max_pool2d(-t_in, kernel_size, stride=stride or kernel_size)
 
 
+def first_k_times(t: torch.Tensor, k: int, t_max: int) -> torch.Tensor:
+    """``(B, N)`` times: each row keeps its ``k`` earliest spikes and any tied with the k-th; the rest become
+    ``t_max`` (silenced). Lateral inhibition that lets the first ``k`` spikes of a layer through, as in the
+    winner-take-all of unsupervised temporal-coding networks; a row with fewer than ``k`` spikes keeps them all."""
+    if not 1 <= k <= t.shape[1]:
+        raise ValueError(f"winners k must be in [1, {t.shape[1]}] for {t.shape[1]} neurons, got {k}")
+    kth = torch.kthvalue(t, k, dim=1, keepdim=True).values
+    return torch.where(t <= kth, t, torch.full_like(t, float(t_max)))
+
+
 def _numba_kernels():
     """The compiled kernels, or None where numba is missing (the torch paths then serve)."""
     return compiled_kernels("ttfs_numba")

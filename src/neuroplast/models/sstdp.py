@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from neuroplast.errors import NeuroplastError
-from neuroplast.functional.ttfs import min_pool_times, unfold_times
+from neuroplast.functional.ttfs import first_k_times, min_pool_times, unfold_times
 from neuroplast.learning.sstdp import IFSpec, SpikeOnceIFFunction
 
 
@@ -144,6 +144,8 @@ class SSTDPNet(nn.Module):
     its output spikes with probability ``p`` in training (time ``t_max``: the next layer never receives it and
     sends no error back to it), and the next IF layer's threshold is scaled by ``1 - p`` meanwhile, so that it
     fires at the drive it will see in evaluation, where every spike passes (inverted dropout for thresholds).
+    ``"winners": k`` on a linear layer lets only each sample's k earliest spikes of that layer through (ties with
+    the k-th kept), in training and evaluation: lateral inhibition; the silenced neurons get no error.
     """
 
     def __init__(self, input_shape: tuple[int, ...], layers: list[dict], spec: IFSpec):
@@ -183,6 +185,11 @@ class SSTDPNet(nn.Module):
         if any(not 0.0 <= p < 1.0 for p in drop):
             raise NeuroplastError(f"dropout must be a probability in [0, 1), got {drop}")
         self.dropout = drop
+        self.winners = [int(item["winners"]) if "winners" in item else None for item in layers]
+        for k, (item, mod, n) in enumerate(zip(layers, mods, self.winners)):
+            if n is not None and (type(mod) is not SpikeOnceLinear or not 1 <= n < mod.n_out):
+                raise NeuroplastError(f"layer {k}: winners is for linear layers, an integer in [1, out - 1]; "
+                                      f"got {item['winners']!r} on a {item.get('type', 'linear')} layer")
         self.output_shape = shape
         self.record: list[tuple[torch.Tensor, torch.Tensor]] = []
 
@@ -199,11 +206,13 @@ class SSTDPNet(nn.Module):
         self.record = []
         t = t_in
         scale = 1.0
-        for layer, p in zip(self.layers, self.dropout):
+        for layer, p, winners in zip(self.layers, self.dropout, self.winners):
             if isinstance(layer, SpikeOnceLinear) and not isinstance(layer, SpikeOnceConv2d) and t.dim() > 2:
                 t = t.reshape(t.shape[0], -1)
             if isinstance(layer, SpikeOnceLinear):
                 t_out = layer(t, scale)
+                if winners is not None:
+                    t_out = first_k_times(t_out, winners, self.spec.t_max)
                 self.record.append((t.detach(), t_out.detach()))
                 scale = 1.0
             else:
