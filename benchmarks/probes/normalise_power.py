@@ -1,0 +1,51 @@
+"""Probe (session 19): how much of each sample's error size the update keeps. The released rule scales each
+sample's incoming time gradient to unit L2 norm, so a sample one step off moves the weights as much as one that is
+wrong by fifty. Here a sample's gradient is divided by its norm to the power P instead (P 1: the released rule;
+P 0: the raw gradient), then the batch is rescaled so its samples' mean norm is 1 as before, which keeps the
+learning rate's meaning. Every SSTDP layer uses it. Usage (the quick MNIST probe):
+
+    NEUROPLAST_DATA=../shared/data python benchmarks/probes/normalise_power.py configs/sstdp-mnist-templates.yaml 0.5 \
+        learning.epochs=5 data.limit_train=10000 data.validation=0.1
+
+Prints one JSON line per epoch: strict accuracy on held-out and test images.
+"""
+
+import json
+import sys
+
+import torch
+
+import neuroplast.learning.sstdp as sstdp
+from neuroplast.train.trainer import evaluate
+from probe_loop import build, load_run, train_epochs
+
+
+def power_normalise(power: float):
+    def normalise(grad: torch.Tensor) -> torch.Tensor:
+        flat = grad.reshape(grad.shape[0], -1)
+        norm = flat.norm(dim=1, keepdim=True)
+        live = norm > 0
+        safe = torch.where(live, norm, torch.ones_like(norm))
+        scaled = flat / safe ** power
+        if live.any():
+            scaled = scaled / (safe[live] ** (1 - power)).mean()
+        return scaled.reshape(grad.shape)
+    return normalise
+
+
+def main(config: str, power: float, overrides: list[str]):
+    sstdp.normalise_per_sample = power_normalise(power)
+    cfg, task, (x_train, y_train), (x_val, y_val), (x_test, y_test) = load_run(config, overrides)
+    model, optimizer = build(task, x_train)
+
+    def report(epoch, model):
+        row = {"power": power, "epoch": epoch + 1, "test": evaluate(task, model, x_test, y_test)["accuracy"]}
+        if x_val is not None:
+            row["val"] = evaluate(task, model, x_val, y_val)["accuracy"]
+        print(json.dumps(row), flush=True)
+
+    train_epochs(cfg, task, model, optimizer, x_train, y_train, after_epoch=report)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], float(sys.argv[2]), sys.argv[3:])
