@@ -43,6 +43,7 @@ def main(config: str, k: int, overrides: list[str]):
     first.forward = forward
 
     def report(epoch, model):
+        # Not probe_loop.epoch_row: the spike count is read between the two evaluations, so it covers test images only.
         spikes.clear()
         row = {"k": k, "epoch": epoch + 1, "test": evaluate(task, model, x_test, y_test)["accuracy"]}
         row["first_layer_spikes"] = sum(spikes) / max(len(spikes), 1)

@@ -16,8 +16,7 @@ import sys
 import torch
 
 import neuroplast.learning.sstdp as sstdp
-from neuroplast.train.trainer import evaluate
-from probe_loop import build, load_run, train_epochs
+from probe_loop import build, epoch_row, load_run, train_epochs
 
 
 def power_normalise(power: float):
@@ -35,14 +34,11 @@ def power_normalise(power: float):
 
 def main(config: str, power: float, overrides: list[str]):
     sstdp.normalise_per_sample = power_normalise(power)
-    cfg, task, (x_train, y_train), (x_val, y_val), (x_test, y_test) = load_run(config, overrides)
+    cfg, task, (x_train, y_train), val, test = load_run(config, overrides)
     model, optimizer = build(task, x_train)
 
     def report(epoch, model):
-        row = {"power": power, "epoch": epoch + 1, "test": evaluate(task, model, x_test, y_test)["accuracy"]}
-        if x_val is not None:
-            row["val"] = evaluate(task, model, x_val, y_val)["accuracy"]
-        print(json.dumps(row), flush=True)
+        print(json.dumps(epoch_row(task, model, test, val, power=power, epoch=epoch + 1)), flush=True)
 
     train_epochs(cfg, task, model, optimizer, x_train, y_train, after_epoch=report)
 

@@ -4,7 +4,7 @@ import torch
 
 from neuroplast.config import load_config
 from neuroplast.data.holdout import hold_out
-from neuroplast.train.trainer import make_task, set_threads, train_epoch
+from neuroplast.train.trainer import evaluate, make_task, set_threads, train_epoch
 
 
 def load_run(config: str, overrides: list[str]):
@@ -40,3 +40,12 @@ def train_epochs(cfg, task, model, optimizer, x_train, y_train, after_step=None,
             after_epoch(epoch, model)
         if epoch + 1 < cfg.learning.epochs:
             task.epoch_end(model, sums, len(x_train))
+
+
+def epoch_row(task, model, test, val, **fields) -> dict:
+    """One line of a probe's output: ``fields``, then strict accuracy on the test images (``test``) and, where
+    ``load_run`` held some out, on the held-out ones (``val``)."""
+    row = {**fields, "test": evaluate(task, model, *test)["accuracy"]}
+    if val[0] is not None:
+        row["val"] = evaluate(task, model, *val)["accuracy"]
+    return row

@@ -20,20 +20,18 @@ import sys
 
 import torch
 
-from neuroplast.train.trainer import evaluate, train_epoch
-from probe_loop import build, load_run
+from neuroplast.train.trainer import train_epoch
+from probe_loop import build, epoch_row, load_run
 
 
 def main(config: str, switches: list[int], overrides: list[str]):
-    cfg, task, (x_train, y_train), (x_val, y_val), (x_test, y_test) = load_run(config, overrides)
+    cfg, task, (x_train, y_train), val, test = load_run(config, overrides)
     model, optimizer = build(task, x_train)
     shift, epochs = task.shift, cfg.learning.epochs
     snapshots = {}  # switch epoch -> the trunk's (weights, optimizer, torch RNG) entering it
 
     def report(switch, epoch):
-        row = {"switch": switch, "epoch": epoch + 1, "test": evaluate(task, model, x_test, y_test)["accuracy"]}
-        if x_val is not None:
-            row["val"] = evaluate(task, model, x_val, y_val)["accuracy"]
+        row = epoch_row(task, model, test, val, switch=switch, epoch=epoch + 1)
         print(json.dumps(row), flush=True)
 
     def run(first: int, switch: int | None):

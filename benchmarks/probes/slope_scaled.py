@@ -19,8 +19,7 @@ import sys
 import torch
 
 import neuroplast.learning.sstdp as sstdp_module
-from neuroplast.train.trainer import evaluate
-from probe_loop import build, load_run, train_epochs
+from probe_loop import build, epoch_row, load_run, train_epochs
 
 released_backward = sstdp_module.sstdp_backward
 
@@ -41,7 +40,7 @@ def slope_factors(t_in, t_out, weight, steps: int, k: int) -> torch.Tensor:
 
 
 def main(config: str, k: int, overrides: list[str]):
-    cfg, task, (x_train, y_train), (x_val, y_val), (x_test, y_test) = load_run(config, overrides)
+    cfg, task, (x_train, y_train), val, test = load_run(config, overrides)
 
     def scaled_backward(t_in, t_out, grad, weight, steps, *args, **kwargs):
         scaled = grad * slope_factors(t_in, t_out, weight, steps, k).to(grad.dtype)
@@ -53,10 +52,7 @@ def main(config: str, k: int, overrides: list[str]):
     model, optimizer = build(task, x_train)
 
     def report(epoch, model):
-        row = {"k": k, "epoch": epoch + 1, "test": evaluate(task, model, x_test, y_test)["accuracy"]}
-        if x_val is not None:
-            row["val"] = evaluate(task, model, x_val, y_val)["accuracy"]
-        print(json.dumps(row), flush=True)
+        print(json.dumps(epoch_row(task, model, test, val, k=k, epoch=epoch + 1)), flush=True)
 
     train_epochs(cfg, task, model, optimizer, x_train, y_train, after_epoch=report)
 

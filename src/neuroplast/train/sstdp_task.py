@@ -130,10 +130,11 @@ class SSTDPTask:
         ``learning.weight_decay`` (conv layers sum their update over positions; a layer may need its own decay)."""
         lrn = self.cfg.learning
         specs = [item for item in self.cfg.model.layers if item.get("type", "linear") != "pool"]
-        groups = [{"params": [layer.weight], "lr": float(item.get("lr", lrn.lr)),
-                   "base_lr": float(item.get("lr", lrn.lr)),
-                   "weight_decay": float(item.get("weight_decay", lrn.weight_decay))}
-                  for layer, item in zip(model.if_layers(), specs)]
+        groups = []
+        for layer, item in zip(model.if_layers(), specs):
+            lr = float(item.get("lr", lrn.lr))
+            groups.append({"params": [layer.weight], "lr": lr, "base_lr": lr,
+                           "weight_decay": float(item.get("weight_decay", lrn.weight_decay))})
         if lrn.optimizer == "adam":
             return torch.optim.Adam(groups, lr=lrn.lr, weight_decay=lrn.weight_decay)
         return torch.optim.SGD(groups, lr=lrn.lr, momentum=lrn.momentum, weight_decay=lrn.weight_decay)
