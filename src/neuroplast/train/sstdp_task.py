@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from neuroplast.config import RunConfig
-from neuroplast.data.images import encode_latency, load_image_split, on_off
+from neuroplast.data.images import deskew, encode_latency, load_image_split, on_off
 from neuroplast.errors import NeuroplastError
 from neuroplast.learning.sstdp import IFSpec, lenient_correct, strict_correct, time_loss
 from neuroplast.models.sstdp import SpikeOnceConv2d, SpikeOnceLinear, SSTDPNet
@@ -36,6 +36,9 @@ class SSTDPTask:
         self.onoff = self.options.pop("onoff", False)
         if not isinstance(self.onoff, bool):
             raise NeuroplastError(f"data.options.onoff: expected true or false, got {self.onoff!r}")
+        self.deskew = self.options.pop("deskew", False)
+        if not isinstance(self.deskew, bool):
+            raise NeuroplastError(f"data.options.deskew: expected true or false, got {self.deskew!r}")
         augment = dict(self.options.pop("augment", None) or {})
         self.shift, self.flip = augment.pop("shift", 0), augment.pop("flip", False)
         self.intensity = augment.pop("intensity", 0.0)
@@ -54,6 +57,8 @@ class SSTDPTask:
             x, y, self.data_used = load_image_split(d.dataset, split, d.root, self.options, limit, d.fallback,
                                                     quiet=fell_back)
             fell_back = fell_back or self.data_used != d.dataset
+            if self.deskew:
+                x = deskew(x)
             if self.onoff:
                 x = on_off(x)
             splits.append((x, y))
