@@ -197,23 +197,16 @@ def test_sstdp_bias_at_step_zero_exports_as_per_neuron_thresholds(tmp_path):
     assert torch.equal(net(t), back(t))
 
 
-def test_sstdp_late_bias_spikes_warn_on_export_and_round_trip(tmp_path):
-    torch.manual_seed(2)
-    net = SSTDPNet((8,), [{"type": "linear", "out": 4, "init": [0, 2], "bias_times": [0, 6]}], IFSpec(3.0, 20))
-    with pytest.warns(NIRSemanticsWarning, match="after step 0"):
-        path = write_nir(net, tmp_path / "late.nir")
-    with pytest.warns(NIRSemanticsWarning):
-        back = import_nir(path)
-    t = torch.randint(0, 20, (6, 8)).float()
-    assert torch.equal(net(t), back(t))
-
-
-def test_sstdp_winners_warn_on_export_and_round_trip(tmp_path):
-    torch.manual_seed(3)
-    layers = [{"type": "linear", "out": 12, "init": [0, 2], "winners": 3}, {"type": "linear", "out": 4, "init": [0, 3]}]
+@pytest.mark.parametrize("seed, layers, warning", [
+    (2, [{"type": "linear", "out": 4, "init": [0, 2], "bias_times": [0, 6]}], "after step 0"),
+    (3, [{"type": "linear", "out": 12, "init": [0, 2], "winners": 3}, {"type": "linear", "out": 4, "init": [0, 3]}],
+     "lateral inhibition"),
+], ids=["late-bias-spikes", "winners"])
+def test_sstdp_features_nir_cannot_express_warn_on_export_and_round_trip(tmp_path, seed, layers, warning):
+    torch.manual_seed(seed)
     net = SSTDPNet((8,), layers, IFSpec(3.0, 20))
-    with pytest.warns(NIRSemanticsWarning, match="lateral inhibition"):
-        path = write_nir(net, tmp_path / "wta.nir")
+    with pytest.warns(NIRSemanticsWarning, match=warning):
+        path = write_nir(net, tmp_path / "net.nir")
     with pytest.warns(NIRSemanticsWarning):
         back = import_nir(path)
     t = torch.randint(0, 20, (6, 8)).float()

@@ -13,16 +13,9 @@ the mean number of first-layer spikes per sample that reach the next layer.
 import json
 import sys
 
-import torch
-
+from neuroplast.functional.ttfs import first_k_times
 from neuroplast.train.trainer import evaluate
 from probe_loop import build, load_run, train_epochs
-
-
-def k_first(t: torch.Tensor, k: int, t_max: int) -> torch.Tensor:
-    """Keep each row's k earliest times (and any tied with the k-th); the rest become ``t_max`` (no spike)."""
-    kth = torch.kthvalue(t, k, dim=1, keepdim=True).values
-    return torch.where(t <= kth, t, torch.full_like(t, float(t_max)))
 
 
 def main(config: str, k: int, overrides: list[str]):
@@ -36,7 +29,7 @@ def main(config: str, k: int, overrides: list[str]):
     def forward(t_in, theta_scale=1.0):
         out = plain(t_in, theta_scale)
         if k:
-            out = k_first(out, k, t_max)
+            out = first_k_times(out, k, t_max)
         spikes.append((out < t_max).sum(dim=1).double().mean().item())
         return out
 

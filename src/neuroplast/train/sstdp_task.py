@@ -33,12 +33,7 @@ class SSTDPTask:
         self.data_used = cfg.data.dataset
         self.input_shape = None
         self.options = dict(cfg.data.options)
-        self.onoff = self.options.pop("onoff", False)
-        if not isinstance(self.onoff, bool):
-            raise NeuroplastError(f"data.options.onoff: expected true or false, got {self.onoff!r}")
-        self.deskew = self.options.pop("deskew", False)
-        if not isinstance(self.deskew, bool):
-            raise NeuroplastError(f"data.options.deskew: expected true or false, got {self.deskew!r}")
+        self.onoff, self.deskew = (self._switch(name) for name in ("onoff", "deskew"))
         augment = dict(self.options.pop("augment", None) or {})
         self.shift, self.flip = augment.pop("shift", 0), augment.pop("flip", False)
         self.intensity = augment.pop("intensity", 0.0)
@@ -46,6 +41,13 @@ class SSTDPTask:
                 or not isinstance(self.intensity, (int, float)) or not 0.0 <= self.intensity < 1.0):
             raise NeuroplastError("data.options.augment: expected {shift: pixels >= 0, flip: true|false, "
                                   f"intensity: fraction in [0, 1)}}, got {cfg.data.options.get('augment')!r}")
+
+    def _switch(self, name: str) -> bool:
+        """Pop a true / false data option that the task applies itself (the dataset readers never see it)."""
+        value = self.options.pop(name, False)
+        if not isinstance(value, bool):
+            raise NeuroplastError(f"data.options.{name}: expected true or false, got {value!r}")
+        return value
 
     def load_data(self, train: bool = True):
         d = self.cfg.data
