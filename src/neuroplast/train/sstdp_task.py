@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from neuroplast.config import RunConfig
-from neuroplast.data.images import deskew, encode_latency, load_image_split, on_off
+from neuroplast.data.images import deskew, encode_latency, load_image_split, normalise_ink, on_off
 from neuroplast.errors import NeuroplastError
 from neuroplast.learning.sstdp import IFSpec, lenient_correct, strict_correct, time_loss
 from neuroplast.models.sstdp import SpikeOnceConv2d, SpikeOnceLinear, SSTDPNet
@@ -34,6 +36,11 @@ class SSTDPTask:
         self.input_shape = None
         self.options = dict(cfg.data.options)
         self.onoff, self.deskew = (self._switch(name) for name in ("onoff", "deskew"))
+        self.ink = self.options.pop("ink", None)
+        if self.ink is not None and (isinstance(self.ink, bool) or not isinstance(self.ink, (int, float))
+                                     or not math.isfinite(self.ink) or self.ink <= 0):
+            raise NeuroplastError("data.options.ink: expected the least ink per image, a number > 0 (a sum of "
+                                  f"intensities in [0, 1]; MNIST digits carry about 100), got {self.ink!r}")
         augment = dict(self.options.pop("augment", None) or {})
         self.shift, self.flip = augment.pop("shift", 0), augment.pop("flip", False)
         self.intensity = augment.pop("intensity", 0.0)
@@ -61,6 +68,8 @@ class SSTDPTask:
             fell_back = fell_back or self.data_used != d.dataset
             if self.deskew:
                 x = deskew(x)
+            if self.ink is not None:
+                x = normalise_ink(x, self.ink)
             if self.onoff:
                 x = on_off(x)
             splits.append((x, y))
