@@ -25,8 +25,7 @@ import torch
 
 import neuroplast.train.sstdp_task as sstdp_task
 from neuroplast.data.images import normalise_ink
-from neuroplast.train.trainer import evaluate
-from probe_loop import build, load_run, train_epochs
+from probe_loop import build, epoch_row, load_run, train_epochs
 
 _deskew = sstdp_task.deskew
 STATS = []
@@ -57,10 +56,7 @@ def main(config: str, mode: str, value: float, overrides: list[str]):
     model, optimizer = build(task, x_train)
 
     def report(epoch, model):
-        row = {"mode": mode, "value": value, "epoch": epoch + 1,
-               "test": evaluate(task, model, x_test, y_test)["accuracy"]}
-        if x_val is not None:
-            row["val"] = evaluate(task, model, x_val, y_val)["accuracy"]
+        row = epoch_row(task, model, (x_test, y_test), (x_val, y_val), mode=mode, value=value, epoch=epoch + 1)
         print(json.dumps(row), flush=True)
 
     train_epochs(cfg, task, model, optimizer, x_train, y_train, after_epoch=report)
