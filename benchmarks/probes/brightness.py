@@ -1,0 +1,59 @@
+"""Probe (session 22): brighter dark garments on Fashion-MNIST. In the committed `sstdp-fashion` run the test images
+whose outputs all stay silent (2.06 %) are darker than the rest (mean foreground intensity 0.44 against 0.57, ink
+156 against 221; every image already peaks at 1): the latency code turns a dark garment into late spikes
+everywhere, as a thin digit on MNIST (`stroke_width.py`). Each image, training and test alike, becomes ``x ** g``
+with ``g`` the largest of 1, 0.95, ..., 0.3 that gives it at least ``S`` ink (sum of intensities), 0.3 where none
+does. Black stays black and white stays white; only mid-grey pixels move, earlier. No label is used.
+
+Usage (held out, as the session-18 Fashion probes: seed 0 on fold 0, seed 1 on fold 1):
+
+    NEUROPLAST_DATA=../shared/data python benchmarks/probes/brightness.py configs/sstdp-fashion.yaml 220 \
+        data.validation=0.1 data.validation_fold=0 seed=0
+
+Prints the share of training images changed and their mean ink before and after, then one JSON line per epoch
+(strict accuracy on held-out and test images).
+"""
+
+import json
+import sys
+
+import torch
+
+from probe_loop import build, epoch_row, load_run, train_epochs
+
+GAMMAS = torch.arange(20, 5, -1, dtype=torch.float64) / 20
+
+
+def brighten(x: torch.Tensor, ink: float) -> tuple[torch.Tensor, dict]:
+    flat = x.reshape(len(x), -1).double()
+    powered = flat[None] ** GAMMAS[:, None, None]
+    enough = powered.sum(dim=2) >= ink
+    enough[-1] = True
+    pick = enough.double().argmax(dim=0)
+    out = powered[pick, torch.arange(len(x))]
+    before, after = flat.sum(1), out.sum(1)
+    changed = pick > 0
+    stats = {"images": len(x), "changed": changed.double().mean().item(),
+             "ink_before": before[changed].mean().item() if changed.any() else None,
+             "ink_after": after[changed].mean().item() if changed.any() else None}
+    return out.to(x.dtype).reshape(x.shape), stats
+
+
+def main(config: str, ink: float, overrides: list[str]):
+    cfg, task, (x_train, y_train), (x_val, y_val), (x_test, y_test) = load_run(config, overrides)
+    x_train, train_stats = brighten(x_train, ink)
+    x_test, test_stats = brighten(x_test, ink)
+    if x_val is not None:
+        x_val, _ = brighten(x_val, ink)
+    print(json.dumps({"ink": ink, "train": train_stats, "test": test_stats}), flush=True)
+    model, optimizer = build(task, x_train)
+
+    def report(epoch, model):
+        print(json.dumps(epoch_row(task, model, (x_test, y_test), (x_val, y_val), ink=ink, epoch=epoch + 1)),
+              flush=True)
+
+    train_epochs(cfg, task, model, optimizer, x_train, y_train, after_epoch=report)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], float(sys.argv[2]), sys.argv[3:])
