@@ -49,3 +49,13 @@ def epoch_row(task, model, test, val, **fields) -> dict:
     if val[0] is not None:
         row["val"] = evaluate(task, model, *val)["accuracy"]
     return row
+
+
+def ink_change(before: torch.Tensor, after: torch.Tensor) -> dict:
+    """How a per-image input transform changed a split: the share of images whose ink (sum of intensities) rose,
+    and their mean ink before and after; ``before`` and ``after`` hold one sum per image."""
+    changed = after > before + 1e-9
+    some = bool(changed.any())
+    return {"images": len(before), "changed": changed.double().mean().item(),
+            "ink_before": before[changed].mean().item() if some else None,
+            "ink_after": after[changed].mean().item() if some else None}

@@ -25,7 +25,7 @@ import torch
 
 import neuroplast.train.sstdp_task as sstdp_task
 from neuroplast.data.images import normalise_ink
-from probe_loop import build, epoch_row, load_run, train_epochs
+from probe_loop import build, epoch_row, ink_change, load_run, train_epochs
 
 _deskew = sstdp_task.deskew
 STATS = []
@@ -37,11 +37,7 @@ def thicken(x: torch.Tensor, mode: str, value: float) -> torch.Tensor:
         out = torch.maximum(img, value * torch.nn.functional.max_pool2d(img, 3, stride=1, padding=1))
     else:
         out = normalise_ink(img, value)
-    before, after = img.sum(dim=(1, 2, 3)), out.sum(dim=(1, 2, 3))
-    changed = after > before + 1e-9
-    STATS.append({"images": len(x), "changed": changed.double().mean().item(),
-                  "ink_before": before[changed].mean().item() if changed.any() else None,
-                  "ink_after": after[changed].mean().item() if changed.any() else None})
+    STATS.append(ink_change(img.sum(dim=(1, 2, 3)), out.sum(dim=(1, 2, 3))))
     return out.to(x.dtype).reshape(x.shape)
 
 
