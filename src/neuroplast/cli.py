@@ -1,4 +1,4 @@
-"""``neuroplast train|resume|eval|plot|export|data|bench ...``: one config-driven entry point; user errors print
+"""``neuroplast train|resume|eval|vote|plot|export|data|bench ...``: one config-driven entry point; user errors print
 one line."""
 
 from __future__ import annotations
@@ -67,9 +67,20 @@ def _cmd_resume(args):
 
 
 def _cmd_eval(args):
+    from neuroplast.train.committee import evaluate_committee, is_committee
     from neuroplast.train.trainer import evaluate_result
 
-    print(json.dumps(evaluate_result(Path(args.result_dir))))
+    if is_committee(Path(args.result_dir)):
+        print(json.dumps(evaluate_committee(Path(args.result_dir))))
+    else:
+        print(json.dumps(evaluate_result(Path(args.result_dir))))
+
+
+def _cmd_vote(args):
+    from neuroplast.train.committee import vote
+
+    _check_out_folder(Path(args.out))
+    print(json.dumps(vote(args.members, args.out, args.k, args.force)))
 
 
 def _cmd_bench(args):
@@ -82,9 +93,18 @@ def _cmd_bench(args):
     bench_main(args.rest)
 
 
+def _not_a_committee(result_dir: Path, what: str):
+    from neuroplast.train.committee import is_committee
+
+    if is_committee(result_dir):
+        raise NeuroplastError(f"{str(result_dir)!r} is a committee (`neuroplast vote`), which keeps no network of its "
+                              f"own to {what}; {what} its members (listed in its committee.json) one by one")
+
+
 def _cmd_plot(args):
     from neuroplast.plots import plot_result
 
+    _not_a_committee(Path(args.result_dir), "plot")
     for path in plot_result(Path(args.result_dir)):
         print(path)
 
@@ -95,6 +115,7 @@ def _cmd_export(args):
     if args.out and Path(args.out).is_dir():
         raise NeuroplastError(f"--out is the NIR file to write, but {args.out!r} is a folder; give a file path, "
                               f"e.g. --out {Path(args.out) / 'model.nir'}")
+    _not_a_committee(Path(args.result_dir), "export")
     print(export_result(Path(args.result_dir), args.out, dt=args.dt, form=args.form))
 
 
@@ -161,6 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="reload a result's checkpoint and print its test metrics as one JSON line")
     p.add_argument("result_dir")
     p.set_defaults(func=_cmd_eval)
+    p = sub.add_parser("vote", help="score trained SSTDP runs as one committee: a class fires when k of its "
+                                    "members' output neurons have")
+    p.add_argument("members", nargs="+", metavar="RESULT_DIR")
+    p.add_argument("--out", required=True, help="committee folder (committee.json, metrics.json)")
+    p.add_argument("--k", type=int, help="votes a class needs (default: a majority of the members)")
+    p.add_argument("--force", action="store_true", help="replace a result already in --out")
+    p.set_defaults(func=_cmd_vote)
     p = sub.add_parser("ablate", help="run an ablation table (rows x seeds x splits) from one config")
     p.add_argument("config")
     p.add_argument("--out", help="result folder (default results/<name>)")

@@ -163,6 +163,19 @@ def first_k_times(t: torch.Tensor, k: int, t_max: int) -> torch.Tensor:
     return torch.where(t <= kth, t, torch.full_like(t, float(t_max)))
 
 
+def vote_times(times: torch.Tensor, k: int, t_max: int) -> torch.Tensor:
+    """``(M, B, C)`` output times of M networks -> ``(B, C)``: each class fires when ``k`` of its M output neurons
+    have. That is one more spike-once IF layer (weight 1 from every network's neuron of the same class, threshold
+    ``k - 1/2``, no delay), so a committee of TTFS networks still decides by its first spike; a class with fewer
+    than ``k`` spikes stays silent (``t_max``)."""
+    if times.dim() != 3:
+        raise ValueError(f"times must be (members, batch, classes), got shape {tuple(times.shape)}")
+    if not 1 <= k <= times.shape[0]:
+        raise ValueError(f"votes k must be in [1, {times.shape[0]}] for {times.shape[0]} members, got {k}")
+    kth = torch.kthvalue(times, k, dim=0).values
+    return kth.clamp(max=float(t_max))
+
+
 def _numba_kernels():
     """The compiled kernels, or None where numba is missing (the torch paths then serve)."""
     return compiled_kernels("ttfs_numba")
