@@ -18,7 +18,11 @@ ISSUE_KEYS = {"test_accuracy", "lenient_accuracy", "mean_output_time", "addition
 
 
 def _runs():
-    return sorted(p.parent for p in RESULTS.glob("*/metrics.json"))
+    return sorted(p.parent for p in RESULTS.glob("*/metrics.json") if not (p.parent / "committee.json").exists())
+
+
+def _committees():
+    return sorted(p.parent for p in RESULTS.glob("*/committee.json"))
 
 
 def _table_rows():
@@ -49,6 +53,31 @@ def test_result_folder_is_complete(run):
     if metrics["method"] == "sstdp":
         assert ISSUE_KEYS <= metrics.keys()
         assert metrics["lenient_accuracy"] >= metrics["test_accuracy"]
+
+
+@pytest.mark.parametrize("committee", _committees(), ids=lambda p: p.name)
+def test_committee_folder_names_its_committed_members(committee):
+    """A committee (``neuroplast vote``) keeps no checkpoint of its own; its members are result folders in the
+    repo, and the member accuracies it quotes are theirs."""
+    spec = json.loads((committee / "committee.json").read_text())
+    metrics = json.loads((committee / "metrics.json").read_text())
+    assert metrics["name"] == committee.name and metrics["command"].startswith("neuroplast vote results/")
+    assert metrics["members"] == spec["members"] and metrics["k"] == spec["k"]
+    assert ISSUE_KEYS - {"epochs"} <= metrics.keys()
+    for member, quoted in zip(spec["members"], metrics["member_test_accuracy"], strict=True):
+        member_metrics = json.loads((committee / member / "metrics.json").read_text())
+        assert member_metrics["test_accuracy"] == quoted, member
+
+
+def test_table_quotes_each_committees_test_accuracy():
+    rows = [re.match(r"\|[^|]*\| `neuroplast vote [^`]*--out results/([\w-]+)` \| ([^|]*)\|", line)
+            for line in (ROOT / "README.md").read_text().splitlines()]
+    rows = [m for m in rows if m]
+    assert len(rows) == len(_committees())
+    for m in rows:
+        metrics = json.loads((RESULTS / m.group(1) / "metrics.json").read_text())
+        first = re.search(r"(\d+(?:\.\d+)?) %", m.group(2)).group(1)
+        assert _agrees(first, metrics["test_accuracy"]), (m.group(1), first, metrics["test_accuracy"])
 
 
 def test_table_quotes_each_runs_own_test_accuracy():
