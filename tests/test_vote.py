@@ -111,6 +111,10 @@ def test_bad_committees_end_with_one_clear_line(tmp_path, capsys):
     assert main(["vote", *map(str, folders), "--out", str(out)]) == 2
     assert "already holds a result" in capsys.readouterr().err
     assert main(["vote", *map(str, folders), "--out", str(out), "--force"]) == 0
+    before = (folders[0] / "metrics.json").read_bytes()
+    assert main(["vote", *map(str, folders), "--out", str(folders[0]), "--force"]) == 2
+    assert "holds a trained run" in capsys.readouterr().err
+    assert (folders[0] / "metrics.json").read_bytes() == before and not (folders[0] / "committee.json").exists()
     recorded = json.loads((folders[1] / "metrics.json").read_text())
     recorded["command"] = "neuroplast train cfg1.yaml --set seed=1 --out /scratch/m1 --force"
     (folders[1] / "metrics.json").write_text(json.dumps(recorded))

@@ -113,6 +113,9 @@ def score(members: list[Path], k: int | None = None) -> dict:
 def vote(members: list[str], out: str, k: int | None = None, force: bool = False, command: str | None = None):
     """Score a committee and write its folder; an existing committee or run there is kept unless ``force``."""
     out_dir = Path(out)
+    if (out_dir / "checkpoint.pt").exists():
+        raise NeuroplastError(f"{str(out_dir)!r} holds a trained run (checkpoint.pt), which a committee would "
+                              "overwrite even with --force; give the committee its own --out folder")
     if not force and ((out_dir / "metrics.json").is_file() or (out_dir / COMMITTEE_FILE).is_file()):
         raise NeuroplastError(f"{str(out_dir)!r} already holds a result; pass --force to replace it or choose "
                               "another --out")
