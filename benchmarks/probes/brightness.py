@@ -19,7 +19,7 @@ import sys
 
 import torch
 
-from probe_loop import build, epoch_row, ink_change, load_run, train_epochs
+from probe_loop import ink_change, load_run, train_and_report
 
 GAMMAS = [g / 20 for g in range(20, 5, -1)]
 
@@ -45,13 +45,7 @@ def main(config: str, ink: float, overrides: list[str]):
     if x_val is not None:
         x_val, _ = brighten(x_val, ink)
     print(json.dumps({"ink": ink, "train": train_stats, "test": test_stats}), flush=True)
-    model, optimizer = build(task, x_train)
-
-    def report(epoch, model):
-        print(json.dumps(epoch_row(task, model, (x_test, y_test), (x_val, y_val), ink=ink, epoch=epoch + 1)),
-              flush=True)
-
-    train_epochs(cfg, task, model, optimizer, x_train, y_train, after_epoch=report)
+    train_and_report(cfg, task, x_train, y_train, (x_test, y_test), (x_val, y_val), ink=ink)
 
 
 if __name__ == "__main__":

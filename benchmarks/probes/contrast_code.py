@@ -25,7 +25,7 @@ import sys
 import torch
 from scipy.ndimage import gaussian_filter
 
-from probe_loop import build, epoch_row, load_run, train_epochs
+from probe_loop import load_run, train_and_report
 
 
 def departures(x: torch.Tensor, mode: str, mean_image: torch.Tensor) -> torch.Tensor:
@@ -34,8 +34,7 @@ def departures(x: torch.Tensor, mode: str, mean_image: torch.Tensor) -> torch.Te
     if mode == "image":
         return x - x.mean(dim=(2, 3), keepdim=True)
     if mode == "local":
-        blurred = gaussian_filter(x.double().numpy(), sigma=(0, 0, 2, 2), mode="nearest")
-        return x.double() - torch.from_numpy(blurred)
+        return x - torch.from_numpy(gaussian_filter(x.numpy(), sigma=(0, 0, 2, 2), mode="nearest"))
     raise SystemExit(f"mode: expected global | image | local, got {mode!r}")
 
 
@@ -58,13 +57,7 @@ def main(config: str, mode: str, overrides: list[str]):
     spikes = (torch.round((1 - x_train[:1000]) * (cfg.model.t_max - 1)) < (cfg.model.window or cfg.model.t_max))
     print(json.dumps({"mode": mode, "scale": scale, "input_spikes": spikes.flatten(1).sum(1).double().mean().item()}),
           flush=True)
-    model, optimizer = build(task, x_train)
-
-    def report(epoch, model):
-        print(json.dumps(epoch_row(task, model, (x_test, y_test), (x_val, y_val), mode=mode, epoch=epoch + 1)),
-              flush=True)
-
-    train_epochs(cfg, task, model, optimizer, x_train, y_train, after_epoch=report)
+    train_and_report(cfg, task, x_train, y_train, (x_test, y_test), (x_val, y_val), mode=mode)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,12 @@ learning rate's meaning. Every SSTDP layer uses it. Usage (the quick MNIST probe
 Prints one JSON line per epoch: strict accuracy on held-out and test images.
 """
 
-import json
 import sys
 
 import torch
 
 import neuroplast.learning.sstdp as sstdp
-from probe_loop import build, epoch_row, load_run, train_epochs
+from probe_loop import load_run, train_and_report
 
 
 def power_normalise(power: float):
@@ -35,12 +34,7 @@ def power_normalise(power: float):
 def main(config: str, power: float, overrides: list[str]):
     sstdp.normalise_per_sample = power_normalise(power)
     cfg, task, (x_train, y_train), val, test = load_run(config, overrides)
-    model, optimizer = build(task, x_train)
-
-    def report(epoch, model):
-        print(json.dumps(epoch_row(task, model, test, val, power=power, epoch=epoch + 1)), flush=True)
-
-    train_epochs(cfg, task, model, optimizer, x_train, y_train, after_epoch=report)
+    train_and_report(cfg, task, x_train, y_train, test, val, power=power)
 
 
 if __name__ == "__main__":

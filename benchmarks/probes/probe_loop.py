@@ -1,5 +1,7 @@
 """A whole run of the trainer's epochs without checkpoints or logs, for probes that look inside a run."""
 
+import json
+
 import torch
 
 from neuroplast.config import load_config
@@ -49,6 +51,18 @@ def epoch_row(task, model, test, val, **fields) -> dict:
     if val[0] is not None:
         row["val"] = evaluate(task, model, *val)["accuracy"]
     return row
+
+
+def train_and_report(cfg, task, x_train, y_train, test, val, **fields):
+    """Build and train as ``neuroplast train`` does, printing :func:`epoch_row` (with ``fields``) as one JSON line
+    after every epoch: the loop of the probes that change only the data or the rule, not what they report."""
+    model, optimizer = build(task, x_train)
+
+    def report(epoch, model):
+        print(json.dumps(epoch_row(task, model, test, val, **fields, epoch=epoch + 1)), flush=True)
+
+    train_epochs(cfg, task, model, optimizer, x_train, y_train, after_epoch=report)
+    return model
 
 
 def ink_change(before: torch.Tensor, after: torch.Tensor) -> dict:

@@ -13,13 +13,12 @@ The second argument is ``K`` in steps. Prints one JSON line per epoch with held-
 accuracy.
 """
 
-import json
 import sys
 
 import torch
 
 import neuroplast.learning.sstdp as sstdp_module
-from probe_loop import build, epoch_row, load_run, train_epochs
+from probe_loop import load_run, train_and_report
 
 released_backward = sstdp_module.sstdp_backward
 
@@ -49,12 +48,7 @@ def main(config: str, k: int, overrides: list[str]):
         return released_backward(t_in, t_out, grad, weight, steps, *args, **kwargs)
 
     sstdp_module.sstdp_backward = scaled_backward
-    model, optimizer = build(task, x_train)
-
-    def report(epoch, model):
-        print(json.dumps(epoch_row(task, model, test, val, k=k, epoch=epoch + 1)), flush=True)
-
-    train_epochs(cfg, task, model, optimizer, x_train, y_train, after_epoch=report)
+    train_and_report(cfg, task, x_train, y_train, test, val, k=k)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import torch
 
 import neuroplast.train.sstdp_task as sstdp_task
 from neuroplast.data.images import normalise_ink
-from probe_loop import build, epoch_row, ink_change, load_run, train_epochs
+from probe_loop import ink_change, load_run, train_and_report
 
 _deskew = sstdp_task.deskew
 STATS = []
@@ -49,13 +49,7 @@ def main(config: str, mode: str, value: float, overrides: list[str]):
     if not cfg.data.options.get("deskew"):
         raise SystemExit("the probe thickens after deskewing: use a config with data.options.deskew: true")
     print(json.dumps({"mode": mode, "value": value, "train": STATS[0], "test": STATS[1]}), flush=True)
-    model, optimizer = build(task, x_train)
-
-    def report(epoch, model):
-        row = epoch_row(task, model, (x_test, y_test), (x_val, y_val), mode=mode, value=value, epoch=epoch + 1)
-        print(json.dumps(row), flush=True)
-
-    train_epochs(cfg, task, model, optimizer, x_train, y_train, after_epoch=report)
+    train_and_report(cfg, task, x_train, y_train, (x_test, y_test), (x_val, y_val), mode=mode, value=value)
 
 
 if __name__ == "__main__":
