@@ -14,9 +14,7 @@ import json
 import math
 from pathlib import Path
 
-from neuroplast.functional.ttfs import vote_times
-from neuroplast.learning.sstdp import lenient_correct, strict_correct
-from neuroplast.train.committee import member_outputs
+from neuroplast.train.committee import member_outputs, vote_metrics
 
 
 def wilson(p: float, n: int, z: float = 1.96) -> list[float]:
@@ -35,12 +33,11 @@ def main():
     readouts = [(n, n // 2 + 1) for n in range(1, n_all + 1)] + [(n_all, k) for k in range(1, n_all + 1)
                                                                    if k != n_all // 2 + 1]
     for n, k in readouts:
-        vote = vote_times(times[:n], k, t_max)
-        strict = strict_correct(vote, y, t_max).double().mean().item()
+        readout = vote_metrics(times[:n], y, t_max, k)
+        strict = readout["test_accuracy"]
         print(json.dumps({"members": n, "k": k, "majority": k == n // 2 + 1, "strict": round(strict, 4),
                           "strict_wilson95": wilson(strict, len(y)),
-                          "lenient": round(lenient_correct(vote, y).double().mean().item(), 4),
-                          "test_images": len(y)}), flush=True)
+                          "lenient": round(readout["lenient_accuracy"], 4), "test_images": len(y)}), flush=True)
 
 
 if __name__ == "__main__":

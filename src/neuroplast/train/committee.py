@@ -83,6 +83,18 @@ def member_outputs(members: list[Path], batch_size: int = 1000):
     return torch.stack(times), y_test, cfg0.model.t_max, additions, task0.data_used
 
 
+def vote_metrics(times: torch.Tensor, y: torch.Tensor, t_max: int, k: int) -> dict:
+    """The vote of members' output ``times`` (M, B, C) with ``k`` votes, scored against labels ``y``: strict and
+    lenient accuracy, mean output time, and the vote layer's additions (one per member output spike)."""
+    vote = vote_times(times, k, t_max)
+    return {
+        "test_accuracy": strict_correct(vote, y, t_max).double().mean().item(),
+        "lenient_accuracy": lenient_correct(vote, y).double().mean().item(),
+        "mean_output_time": vote.min(dim=1).values.double().mean().item(),
+        "additions_vote_layer": (times < t_max).sum(dim=(0, 2)).double().mean().item(),
+    }
+
+
 def score(members: list[Path], k: int | None = None) -> dict:
     """The committee's test metrics, with each member's strict accuracy beside them."""
     if len(members) < 2:
@@ -92,15 +104,14 @@ def score(members: list[Path], k: int | None = None) -> dict:
         raise NeuroplastError(f"--k must be in [1, {len(members)}] for {len(members)} members, got {k}")
     start = time.perf_counter()
     times, y, t_max, additions, data_used = member_outputs(members)
-    vote = vote_times(times, k, t_max)
-    vote_layer = (times < t_max).sum(dim=(0, 2)).double().mean().item()
+    readout = vote_metrics(times, y, t_max, k)
     return {
         "dataset": data_used,
-        "test_accuracy": strict_correct(vote, y, t_max).double().mean().item(),
-        "lenient_accuracy": lenient_correct(vote, y).double().mean().item(),
-        "mean_output_time": vote.min(dim=1).values.double().mean().item(),
-        "additions_per_inference": sum(additions) + vote_layer,
-        "additions_vote_layer": vote_layer,
+        "test_accuracy": readout["test_accuracy"],
+        "lenient_accuracy": readout["lenient_accuracy"],
+        "mean_output_time": readout["mean_output_time"],
+        "additions_per_inference": sum(additions) + readout["additions_vote_layer"],
+        "additions_vote_layer": readout["additions_vote_layer"],
         "k": k,
         "member_test_accuracy": [strict_correct(t, y, t_max).double().mean().item() for t in times],
         "member_additions_per_inference": additions,
