@@ -29,9 +29,15 @@ def last_layer_inputs(model, task, x: torch.Tensor) -> torch.Tensor:
     out = []
     with torch.no_grad():
         for i in range(0, len(x), 1000):
-            model(task.inputs(x[i:i + 1000]))
-            out.append(model.record[-1][0].reshape(min(1000, len(x) - i), -1).clone())
+            xb = x[i:i + 1000]
+            model(task.inputs(xb))
+            out.append(model.record[-1][0].reshape(len(xb), -1))
     return torch.cat(out)
+
+
+def spike_values(t: torch.Tensor, t_max: float, window: int) -> torch.Tensor:
+    """Times as classifier inputs: 1 - t / t_max inside the simulated window, 0 for a later time (no spike)."""
+    return torch.where(t < window, 1 - t / t_max, 0.0)
 
 
 def readout(train, test, hidden: int, held=None) -> dict:
@@ -70,7 +76,7 @@ def main(folders: list[str]):
             start = time.time()
             ttr, tte = features(xtr).float(), features(xte).float()
             spikes = round((ttr < window).double().sum(1).mean().item(), 1)
-            ftr, fte = (torch.where(t < window, 1 - t / t_max, 0.0) for t in (ttr, tte))
+            ftr, fte = spike_values(ttr, t_max, window), spike_values(tte, t_max, window)
             for hidden in (0, HIDDEN):
                 row = {"result": folder, "features": name, "n_features": ftr.shape[1],
                        "spikes_per_sample": spikes, "classifier": f"mlp-{hidden}" if hidden else "linear",

@@ -21,7 +21,7 @@ import sys
 import time
 
 import torch
-from feature_ceiling import last_layer_inputs, readout
+from feature_ceiling import last_layer_inputs, readout, spike_values
 
 from neuroplast.config import validate_config
 from neuroplast.data.holdout import hold_out
@@ -55,8 +55,8 @@ def main(folder: str, epochs: int, variants: dict):
     kept, held = hold_out(y_train, cfg.data.validation, cfg.data.validation_fold)
     t_train, t_test = last_layer_inputs(model, task, x_train), last_layer_inputs(model, task, x_test)
     t_max, window = cfg.model.t_max, cfg.model.window or cfg.model.t_max
-    value = lambda t: torch.where(t < window, 1 - t / t_max, 0.0)  # noqa: E731
-    codes = {"time": value, **{f"fired_by_{T}": (lambda t, T=T: (t < T).float()) for T in FIRED_BY}}
+    codes = {"time": lambda t: spike_values(t, t_max, window),
+             **{f"fired_by_{T}": (lambda t, T=T: (t < T).float()) for T in FIRED_BY}}
     for name, code in codes.items():
         f_train, f_test = code(t_train.float()), code(t_test.float())
         fit = readout((f_train[kept], y_train[kept]), (f_test, y_test), 0, held=(f_train[held], y_train[held]))
