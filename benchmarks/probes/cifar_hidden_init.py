@@ -17,6 +17,7 @@ import json
 import sys
 
 import torch
+import yaml
 
 from feature_ceiling import last_layer_inputs, readout, spike_values
 from probe_loop import build, load_run
@@ -25,12 +26,14 @@ CONFIG = "configs/sstdp-cifar10.yaml"
 
 
 def main(starts: list[str]):
+    with open(CONFIG) as f:
+        committed = yaml.safe_load(f)["model"]["layers"]
     for start in starts:
         low, high, theta = (float(v) for v in start.split())
-        layers = (f"model.layers=[{{type: linear, out: 400, init: [{low}, {high}], theta: {theta}}}, "
-                  "{type: linear, out: 10, init: [0, 48], theta: 1500}]")
+        layers = [{**committed[0], "init": [low, high], "theta": theta}, *committed[1:]]
+        override = "model.layers=" + yaml.safe_dump(layers, default_flow_style=True, width=1e9).strip()
         cfg, task, (x_train, y_train), _, (x_test, y_test) = load_run(
-            CONFIG, ["data.limit_train=5000", "data.limit_test=2000", layers])
+            CONFIG, ["data.limit_train=5000", "data.limit_test=2000", override])
         torch.manual_seed(cfg.seed)
         model, _ = build(task, x_train)
         t_train, t_test = last_layer_inputs(model, task, x_train), last_layer_inputs(model, task, x_test)
